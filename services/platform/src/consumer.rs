@@ -1,0 +1,240 @@
+//! JetStream consumer runner: durable pull consumer, explicit ack, bounded redelivery with
+//! backoff, `(consumer, event_id)` idempotency in the handler's transaction, and a dead-letter
+//! table for messages that keep failing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::AckKind;
+use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::bus::Bus;
+use crate::metrics::{ConsumerLabels, Metrics};
+use crate::telemetry::{self, TraceContext};
+
+/// A message handed to a handler.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subject: String,
+    pub event_id: Uuid,
+    pub payload: bytes::Bytes,
+    /// How many times this message has been delivered, starting at 1.
+    pub attempt: i64,
+}
+
+/// The effect of one message, applied inside the transaction that records it as processed.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, delivery: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// What to consume and how hard to retry.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Durable name, unique per purpose (`ticketing-inbox`).
+    pub name: String,
+    /// Stream, unprefixed (`EVENTS`).
+    pub stream: String,
+    /// Subject filter, unprefixed (`events.inbox.>`).
+    pub filter: String,
+    pub max_deliver: i64,
+    /// Delay before each redelivery; the last one repeats.
+    pub backoff: Vec<Duration>,
+    pub concurrency: usize,
+}
+
+impl ConsumerSpec {
+    pub fn new(name: &str, stream: &str, filter: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            stream: stream.to_owned(),
+            filter: filter.to_owned(),
+            max_deliver: 8,
+            backoff: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120),
+            ],
+            concurrency: 32,
+        }
+    }
+
+    fn delay(&self, attempt: i64) -> Duration {
+        let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
+        self.backoff.get(i).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
+    }
+}
+
+/// Runs one durable consumer until `shutdown`, finishing the messages in flight.
+pub struct Consumer {
+    pub spec: ConsumerSpec,
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub metrics: Arc<Metrics>,
+    pub handler: Arc<dyn Handler>,
+}
+
+impl Consumer {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match this.clone().consume(shutdown.clone()).await {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::warn!(consumer = %this.spec.name, error = %err, "consumer interrupted; restarting");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn consume(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let stream = self.bus.jetstream.get_stream(self.bus.stream_name(&self.spec.stream)).await?;
+        let durable = self.bus.stream_name(&self.spec.name);
+        let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(
+                &durable,
+                pull::Config {
+                    durable_name: Some(durable.clone()),
+                    ack_policy: AckPolicy::Explicit,
+                    deliver_policy: DeliverPolicy::All,
+                    filter_subject: self.bus.subject(&self.spec.filter),
+                    // The server redelivers after ack_wait when a replica dies mid-message.
+                    ack_wait: Duration::from_secs(30),
+                    max_deliver: -1,
+                    max_ack_pending: 1024,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let lag = self.metrics.consumer_pending.get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() }).clone();
+        let messages = consumer.messages().await?;
+        let lag_consumer = consumer.clone();
+        let lag_task = tokio::spawn(async move {
+            loop {
+                if let Ok(info) = lag_consumer.get_info().await {
+                    lag.set(i64::try_from(info.num_pending).unwrap_or(i64::MAX));
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+        let this = self.clone();
+        let result = messages
+            .take_until(shutdown.cancelled_owned())
+            .map_err(|e| anyhow::anyhow!(e))
+            .try_for_each_concurrent(self.spec.concurrency, move |msg| {
+                let this = this.clone();
+                async move {
+                    this.process(msg).await;
+                    Ok(())
+                }
+            })
+            .await;
+        lag_task.abort();
+        result
+    }
+
+    async fn process(&self, msg: async_nats::jetstream::Message) {
+        let attempt = msg.info().map(|i| i.delivered).unwrap_or(1);
+        let parent = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("traceparent"))
+            .and_then(|v| TraceContext::parse(v.as_str()))
+            .map(|c| c.child())
+            .unwrap_or_else(TraceContext::new_root);
+        let event_id = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .and_then(|v| Uuid::parse_str(v.as_str()).ok())
+            .or_else(|| event_id_of(&msg.payload));
+        let Some(event_id) = event_id else {
+            self.dead_letter(&msg, None, "message has no event id", attempt).await;
+            return;
+        };
+        let delivery = Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt };
+        let outcome = telemetry::scope(parent, self.apply(&delivery)).await;
+        match outcome {
+            Ok(()) => {
+                let _ = msg.ack().await;
+            }
+            Err(err) if attempt >= self.spec.max_deliver => {
+                tracing::error!(consumer = %self.spec.name, %event_id, error = ?err, "giving up on message");
+                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt).await;
+            }
+            Err(err) => {
+                tracing::warn!(consumer = %self.spec.name, %event_id, attempt, error = %err, "handler failed; will redeliver");
+                let _ = msg.ack_with(AckKind::Nak(Some(self.spec.delay(attempt)))).await;
+            }
+        }
+    }
+
+    /// Applies the handler once per `(consumer, event_id)`.
+    async fn apply(&self, delivery: &Delivery) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.spec.name)
+        .bind(delivery.event_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if fresh {
+            self.handler.handle(&mut tx, delivery).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Parks a message; if even that fails, the message is left for redelivery, never dropped.
+    async fn dead_letter(&self, msg: &async_nats::jetstream::Message, event_id: Option<Uuid>, error: &str, attempt: i64) {
+        let stored = sqlx::query(
+            "INSERT INTO dead_letters (consumer, subject, event_id, payload, error, deliveries) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&self.spec.name)
+        .bind(msg.subject.as_str())
+        .bind(event_id.map(|id| id.to_string()))
+        .bind(msg.payload.as_ref())
+        .bind(error)
+        .bind(attempt)
+        .execute(&self.pool)
+        .await;
+        match stored {
+            Ok(_) => {
+                self.metrics
+                    .consumer_dead_lettered
+                    .get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() })
+                    .inc();
+                let _ = msg.ack_with(AckKind::Term).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not park a failing message; it will be redelivered");
+                let _ = msg.ack_with(AckKind::Nak(Some(self.spec.delay(attempt)))).await;
+            }
+        }
+    }
+}
+
+fn event_id_of(payload: &[u8]) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        id: Uuid,
+    }
+    serde_json::from_slice::<Envelope>(payload).ok().map(|e| e.id)
+}
+

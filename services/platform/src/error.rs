@@ -1,0 +1,173 @@
+//! RFC 9457 problem details: the one error body every Switchboard endpoint answers with.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Base of the stable `type` URIs of our problems.
+const TYPE_BASE: &str = "https://switchboard.dev/problems/";
+
+/// One invalid field of a request body or query.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// An `application/problem+json` response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A problem with a stable slug (`type` = base + slug) and a human title.
+    pub fn new(status: StatusCode, slug: &str, title: &'static str) -> Self {
+        Self {
+            kind: format!("{TYPE_BASE}{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: None,
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request").detail(detail)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required")
+            .detail("missing, invalid or expired credentials")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").detail(detail)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(format!("{what} not found"))
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(detail)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+            .detail(format!("the body exceeds the limit of {limit} bytes"))
+    }
+
+    pub fn unsupported_media_type(expected: &str) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            .detail(format!("expected content type {expected}"))
+    }
+
+    /// 422 naming every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request")
+            .detail("one or more fields are invalid");
+        p.errors = errors;
+        p
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
+            .detail("try again later")
+            .retry_after(retry_after_secs)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable").detail(detail)
+    }
+
+    /// 500 that reveals nothing; the cause is logged by the caller.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.title)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// Logs an unexpected error with its whole chain and answers a bare 500.
+pub fn internal_error(err: &anyhow::Error) -> Problem {
+    tracing::error!(error = ?err, "unexpected error");
+    Problem::internal()
+}
+
+/// The error type of handlers: a problem, or an unexpected failure answered as a bare 500.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Unexpected(anyhow::Error::new(err))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Problem(p) => p.into_response(),
+            Self::Unexpected(err) => internal_error(&err).into_response(),
+        }
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
