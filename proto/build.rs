@@ -7,7 +7,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("switchboard_descriptor.bin"))
         .compile_protos(
-            &["proto/identity/v1/identity.proto", "proto/billing/v1/billing.proto"],
+            &[
+                "proto/identity/v1/identity.proto",
+                "proto/billing/v1/billing.proto",
+            ],
             &["proto"],
         )?;
     Ok(())

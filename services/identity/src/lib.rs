@@ -1,1 +1,162 @@
-//! placeholder
+//! Identity: organizations, users, memberships, teams, departments, sessions and API keys.
+//! Every other service asks it "who is this caller?" over gRPC.
+
+pub mod authn;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod http;
+pub mod passwords;
+pub mod sessions;
+pub mod store;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use platform::auth::AuthClient;
+use platform::bus::Bus;
+use platform::http::Runtime;
+use platform::metrics::Metrics;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/identity");
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub passwords: passwords::Passwords,
+    pub auth: AuthClient,
+    pub authn: Arc<authn::DbAuthenticator>,
+}
+
+impl FromRef<AppState> for AuthClient {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// A built, bound, not yet serving identity instance.
+pub struct Application {
+    http: TcpListener,
+    grpc: TcpListener,
+    state: AppState,
+    runtime: Runtime,
+}
+
+impl Application {
+    /// Connects, migrates, and binds both listeners (port 0 works).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = platform::db::pool(
+            &config.common.database_url,
+            config.common.database_max_connections,
+        )?;
+        let bus = Bus::connect(
+            &config.common.nats_url,
+            &config.common.nats_prefix,
+            "identity",
+        )
+        .await?;
+        let runtime = Runtime {
+            pool: pool.clone(),
+            bus: bus.clone(),
+            metrics: Metrics::new("identity"),
+            migrated: Arc::new(AtomicBool::new(false)),
+        };
+        platform::db::migrate(&pool, &MIGRATOR).await?;
+        platform::http::mark_migrated(&runtime);
+        if let Err(err) = bus.ensure_streams().await {
+            // The outbox keeps events until the streams exist; readiness shows NATS's state.
+            tracing::warn!(error = %err, "could not set up streams yet");
+        }
+        let passwords = passwords::Passwords::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.password_hash_concurrency,
+        )?;
+        let authn = Arc::new(authn::DbAuthenticator::new(
+            pool.clone(),
+            config.session_idle,
+        ));
+        let auth = AuthClient::new(authn.clone(), config.common.auth_cache_ttl);
+        let http = platform::http::bind(config.common.http_addr).await?;
+        let grpc = platform::http::bind(config.common.grpc_addr).await?;
+        let state = AppState {
+            config: Arc::new(config),
+            pool,
+            bus,
+            passwords,
+            auth,
+            authn,
+        };
+        Ok(Self {
+            http,
+            grpc,
+            state,
+            runtime,
+        })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves HTTP and gRPC, relays the outbox and listens for revocations until `shutdown`.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            http,
+            grpc,
+            state,
+            runtime,
+        } = self;
+        let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
+        let relay = platform::outbox::Relay::new(
+            runtime.pool.clone(),
+            runtime.bus.clone(),
+            runtime.metrics.clone(),
+        );
+        let relay = tokio::spawn(relay.run(shutdown.clone()));
+        let router = platform::http::with_common(
+            http::router(state.clone()),
+            &runtime,
+            http::OPENAPI,
+            state.config.common.body_limit_bytes,
+        );
+        let grpc_routes = tonic::service::Routes::new(grpc::server(state.clone()));
+        let grpc_task = tokio::spawn(platform::grpc::serve(
+            grpc,
+            grpc_routes,
+            &[grpc::SERVICE_NAME],
+            shutdown.clone(),
+        ));
+        let http_result = platform::http::serve(http, router, shutdown.clone()).await;
+        shutdown.cancel();
+        let grpc_result = grpc_task.await.context("gRPC server task")?;
+        let _ = relay.await;
+        revocations.abort();
+        http_result.and(grpc_result)
+    }
+}

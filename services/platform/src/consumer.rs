@@ -29,7 +29,11 @@ pub struct Delivery {
 
 /// The effect of one message, applied inside the transaction that records it as processed.
 pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(&'a self, tx: &'a mut PgConnection, delivery: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        delivery: &'a Delivery,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// What to consume and how hard to retry.
@@ -66,7 +70,11 @@ impl ConsumerSpec {
 
     fn delay(&self, attempt: i64) -> Duration {
         let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
-        self.backoff.get(i).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
+        self.backoff
+            .get(i)
+            .or(self.backoff.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(1))
     }
 }
 
@@ -100,7 +108,11 @@ impl Consumer {
     }
 
     async fn consume(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let stream = self.bus.jetstream.get_stream(self.bus.stream_name(&self.spec.stream)).await?;
+        let stream = self
+            .bus
+            .jetstream
+            .get_stream(self.bus.stream_name(&self.spec.stream))
+            .await?;
         let durable = self.bus.stream_name(&self.spec.name);
         let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
             .get_or_create_consumer(
@@ -118,7 +130,13 @@ impl Consumer {
                 },
             )
             .await?;
-        let lag = self.metrics.consumer_pending.get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() }).clone();
+        let lag = self
+            .metrics
+            .consumer_pending
+            .get_or_create(&ConsumerLabels {
+                consumer: self.spec.name.clone(),
+            })
+            .clone();
         let messages = consumer.messages().await?;
         let lag_consumer = consumer.clone();
         let lag_task = tokio::spawn(async move {
@@ -161,10 +179,16 @@ impl Consumer {
             .and_then(|v| Uuid::parse_str(v.as_str()).ok())
             .or_else(|| event_id_of(&msg.payload));
         let Some(event_id) = event_id else {
-            self.dead_letter(&msg, None, "message has no event id", attempt).await;
+            self.dead_letter(&msg, None, "message has no event id", attempt)
+                .await;
             return;
         };
-        let delivery = Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt };
+        let delivery = Delivery {
+            subject: msg.subject.to_string(),
+            event_id,
+            payload: msg.payload.clone(),
+            attempt,
+        };
         let outcome = telemetry::scope(parent, self.apply(&delivery)).await;
         match outcome {
             Ok(()) => {
@@ -172,11 +196,14 @@ impl Consumer {
             }
             Err(err) if attempt >= self.spec.max_deliver => {
                 tracing::error!(consumer = %self.spec.name, %event_id, error = ?err, "giving up on message");
-                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt).await;
+                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt)
+                    .await;
             }
             Err(err) => {
                 tracing::warn!(consumer = %self.spec.name, %event_id, attempt, error = %err, "handler failed; will redeliver");
-                let _ = msg.ack_with(AckKind::Nak(Some(self.spec.delay(attempt)))).await;
+                let _ = msg
+                    .ack_with(AckKind::Nak(Some(self.spec.delay(attempt))))
+                    .await;
             }
         }
     }
@@ -201,7 +228,13 @@ impl Consumer {
     }
 
     /// Parks a message; if even that fails, the message is left for redelivery, never dropped.
-    async fn dead_letter(&self, msg: &async_nats::jetstream::Message, event_id: Option<Uuid>, error: &str, attempt: i64) {
+    async fn dead_letter(
+        &self,
+        msg: &async_nats::jetstream::Message,
+        event_id: Option<Uuid>,
+        error: &str,
+        attempt: i64,
+    ) {
         let stored = sqlx::query(
             "INSERT INTO dead_letters (consumer, subject, event_id, payload, error, deliveries) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -218,13 +251,17 @@ impl Consumer {
             Ok(_) => {
                 self.metrics
                     .consumer_dead_lettered
-                    .get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() })
+                    .get_or_create(&ConsumerLabels {
+                        consumer: self.spec.name.clone(),
+                    })
                     .inc();
                 let _ = msg.ack_with(AckKind::Term).await;
             }
             Err(err) => {
                 tracing::error!(error = %err, "could not park a failing message; it will be redelivered");
-                let _ = msg.ack_with(AckKind::Nak(Some(self.spec.delay(attempt)))).await;
+                let _ = msg
+                    .ack_with(AckKind::Nak(Some(self.spec.delay(attempt))))
+                    .await;
             }
         }
     }
@@ -235,6 +272,7 @@ fn event_id_of(payload: &[u8]) -> Option<Uuid> {
     struct Envelope {
         id: Uuid,
     }
-    serde_json::from_slice::<Envelope>(payload).ok().map(|e| e.id)
+    serde_json::from_slice::<Envelope>(payload)
+        .ok()
+        .map(|e| e.id)
 }
-

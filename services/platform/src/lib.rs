@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
+pub mod pagination;
 pub mod telemetry;
 pub mod testing;
 

@@ -1,0 +1,33 @@
+//! Identity's events and mail commands, written to the outbox in the caller's transaction.
+
+use platform::bus::{CloudEvent, MAIL_SEND};
+use proto::events::MailSend;
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+const SOURCE: &str = "switchboard/identity";
+
+/// Emits `event_type` with `data` about organization `org`.
+pub async fn emit<T: Serialize>(
+    conn: &mut PgConnection,
+    event_type: &str,
+    org: Option<Uuid>,
+    subject: Uuid,
+    data: T,
+) -> anyhow::Result<()> {
+    let event = CloudEvent::new(SOURCE, event_type, org, Some(subject.to_string()), data);
+    platform::outbox::emit(conn, &event).await?;
+    Ok(())
+}
+
+/// Queues an email on `mail.send` (the command stream, never `events.>`).
+pub async fn send_mail(
+    conn: &mut PgConnection,
+    org: Option<Uuid>,
+    mail: MailSend,
+) -> anyhow::Result<()> {
+    let command = CloudEvent::new(SOURCE, proto::events::MAIL_SEND, org, None, mail);
+    platform::outbox::enqueue(conn, MAIL_SEND, &command).await?;
+    Ok(())
+}

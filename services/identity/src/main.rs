@@ -1,0 +1,14 @@
+//! Runs identity with configuration from the environment until SIGTERM or ctrl-c.
+
+use identity::{Application, Config};
+use platform::config::Env;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env(Env::from_process())?;
+    platform::telemetry::init(config.common.log_format);
+    let app = Application::build(config).await?;
+    tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "identity listening");
+    app.run_until_stopped(platform::http::shutdown_on_signals())
+        .await
+}
