@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use platform::auth::{broadcast_revocation, Revocation};
-use platform::bus::Bus;
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -216,9 +215,11 @@ pub async fn revoke_all(
     .await
 }
 
-/// Tells every cache about a revocation; caches also expire on their own TTL should this be lost.
-pub async fn announce(bus: &Bus, revocation: Revocation) {
-    if let Err(err) = broadcast_revocation(bus, &revocation).await {
+/// Evicts from this replica's cache at once and tells every other cache; caches also expire on
+/// their own TTL should the broadcast be lost.
+pub async fn announce(state: &crate::AppState, revocation: Revocation) {
+    state.auth.evict(&revocation);
+    if let Err(err) = broadcast_revocation(&state.bus, &revocation).await {
         tracing::warn!(error = %err, "revocation broadcast failed; caches expire on their TTL");
     }
 }

@@ -11,6 +11,8 @@ use crate::error::{FieldError, Problem};
 /// Query parameters of a list.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PageQuery {
+    /// Accepts `"20"` as well as `20`: flattened into a query struct, numbers arrive as text.
+    #[serde(default, deserialize_with = "lenient_int")]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -40,6 +42,24 @@ impl Cursor {
                     "is not a cursor this list gave",
                 )])
             })
+    }
+}
+
+fn lenient_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrText {
+        Int(i64),
+        Text(String),
+    }
+    match Option::<IntOrText>::deserialize(d)? {
+        None => Ok(None),
+        Some(IntOrText::Int(n)) => Ok(Some(n)),
+        Some(IntOrText::Text(t)) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("limit must be a whole number")),
     }
 }
 

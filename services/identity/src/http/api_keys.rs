@@ -159,7 +159,7 @@ pub async fn revoke(
     .await?;
     let hash = hash.ok_or_else(|| Problem::not_found("API key"))?;
     sessions::announce(
-        &state.bus,
+        &state,
         Revocation {
             credential_hashes: vec![hex::encode(hash)],
             credential_ids: vec![id],

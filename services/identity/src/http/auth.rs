@@ -322,7 +322,7 @@ pub async fn refresh(
             tx.commit().await?;
             tracing::warn!(%session, "refresh token reused; session revoked");
             sessions::announce(
-                &state.bus,
+                &state,
                 Revocation {
                     credential_ids: vec![session],
                     ..Default::default()
@@ -348,7 +348,7 @@ pub async fn refresh(
                 .ok_or_else(Problem::unauthorized)?;
             tx.commit().await?;
             sessions::announce(
-                &state.bus,
+                &state,
                 Revocation {
                     credential_hashes: vec![hex::encode(old_access_hash)],
                     ..Default::default()
@@ -370,7 +370,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     let mut conn = state.pool.acquire().await?;
     sessions::revoke(&mut conn, principal.credential_id).await?;
     sessions::announce(
-        &state.bus,
+        &state,
         Revocation {
             credential_ids: vec![principal.credential_id],
             ..Default::default()
@@ -477,7 +477,7 @@ pub async fn confirm_password_reset(
         .await?;
     tx.commit().await?;
     sessions::announce(
-        &state.bus,
+        &state,
         Revocation {
             user_ids: vec![user],
             ..Default::default()

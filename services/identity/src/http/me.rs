@@ -111,7 +111,7 @@ pub async fn revoke_session(
     sessions::revoke(&mut tx, id).await?;
     tx.commit().await?;
     sessions::announce(
-        &state.bus,
+        &state,
         Revocation {
             credential_ids: vec![id],
             ..Default::default()

@@ -175,7 +175,7 @@ pub async fn change_role(
     tx.commit().await?;
     // Cached principals carry the old role: drop them everywhere.
     sessions::announce(
-        &state.bus,
+        &state,
         Revocation {
             user_ids: vec![user],
             ..Default::default()
@@ -235,7 +235,7 @@ pub async fn remove(
     .await?;
     tx.commit().await?;
     sessions::announce(
-        &state.bus,
+        &state,
         Revocation {
             credential_ids: revoked,
             ..Default::default()

@@ -1,0 +1,174 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use platform::auth::{AuthClient, AuthFailure, GrpcAuthenticator};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn api_keys_are_shown_once_and_listed_by_prefix() {
+    let app = spawn_app().await;
+    let owner = app.signup("ada@example.com", "Acme").await;
+    let t = token(&owner);
+    let r = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "CI", "scopes": ["feedback:read", "identity:read"]}),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    let key = created["key"].as_str().unwrap();
+    assert!(key.starts_with("sbk_"));
+    assert_eq!(created["prefix"].as_str().unwrap(), &key[..12]);
+    assert_eq!(created["role"], "agent");
+
+    let list: Value = app.get("/v1/api-keys", &t).await.json().await.unwrap();
+    let listed = &list["data"][0];
+    assert_eq!(listed["prefix"], created["prefix"]);
+    assert!(listed.get("key").is_none());
+    assert!(!list.to_string().contains(key));
+
+    // The key authenticates as the organization, with its scopes.
+    let me: Value = app.get("/v1/me", key).await.json().await.unwrap();
+    assert_eq!(me["organization"]["id"], owner["organization"]["id"]);
+    assert_eq!(me["credential"], "api_key");
+    assert!(me["user"].is_null());
+    assert_eq!(app.get("/v1/members", key).await.status(), StatusCode::OK);
+    // It lacks identity:write and cannot manage keys at all.
+    assert_problem(
+        app.post("/v1/teams", &json!({"name": "x"}), Some(key))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_problem(app.get("/v1/api-keys", key).await, StatusCode::FORBIDDEN).await;
+    // A key with a broken checksum is refused without a lookup.
+    let mut broken = key.to_owned();
+    broken.replace_range(8..9, if &key[8..9] == "A" { "B" } else { "A" });
+    assert_problem(app.get("/v1/me", &broken).await, StatusCode::UNAUTHORIZED).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_key_rules() {
+    let app = spawn_app().await;
+    let owner = app.signup("ada@example.com", "Acme").await;
+    let t = token(&owner);
+    let r = app
+        .post("/v1/api-keys", &json!({"name": "", "scopes": []}), Some(&t))
+        .await;
+    let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    let r = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "x", "scopes": ["DROP TABLE"]}),
+            Some(&t),
+        )
+        .await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "x", "scopes": ["*"], "role": "owner"}),
+            Some(&t),
+        )
+        .await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "x", "scopes": ["*"], "expires_at": "2001-01-01T00:00:00Z"}),
+            Some(&t),
+        )
+        .await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let eve = app.signup("eve@example.com", "Evil").await;
+    let created: Value = app
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "x", "scopes": ["*"]}),
+            Some(&t),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_problem(
+        app.delete(&format!("/v1/api-keys/{id}"), &token(&eve))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(
+        app.get("/v1/me", created["key"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
+    // Long cache TTL: only the revocation broadcast can explain a refusal.
+    let ttl = [("AUTH_CACHE_TTL_SECS", "600")];
+    let a = spawn_app_with(&ttl).await;
+    let b = spawn_on(&a.database_url, &a.prefix, &ttl).await;
+    let owner = a.signup("ada@example.com", "Acme").await;
+    let created: Value = a
+        .post(
+            "/v1/api-keys",
+            &json!({"name": "x", "scopes": ["*"]}),
+            Some(&token(&owner)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+
+    // Another service authenticates through identity's gRPC with its own cache and listener.
+    let bus =
+        platform::bus::Bus::connect(&platform::testing::nats_url(), &a.prefix, "other-service")
+            .await
+            .unwrap();
+    let grpc = GrpcAuthenticator::new(&format!("http://{}", a.grpc_addr)).unwrap();
+    let other = AuthClient::new(Arc::new(grpc), Duration::from_secs(600));
+    let stop = CancellationToken::new();
+    other.listen(bus, stop.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    assert_eq!(b.get("/v1/me", &key).await.status(), StatusCode::OK);
+    assert!(other.authenticate(&key).await.is_ok());
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        a.delete(&format!("/v1/api-keys/{id}"), &token(&owner))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let revoked_at = Instant::now();
+    loop {
+        let b_refuses = b.get("/v1/me", &key).await.status() == StatusCode::UNAUTHORIZED;
+        let other_refuses = matches!(other.authenticate(&key).await, Err(AuthFailure::Invalid));
+        if b_refuses && other_refuses {
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "revoked key still accepted after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    b.stop().await;
+    a.stop().await;
+}
