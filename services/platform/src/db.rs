@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     key TEXT NOT NULL,
     request_hash BYTEA NOT NULL,
     status SMALLINT,
+    content_type TEXT,
     body BYTEA,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (scope, key)

@@ -60,6 +60,13 @@ pub fn with_common(
                 "Method not allowed",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            crate::idempotency::Idempotency {
+                pool: runtime.pool.clone(),
+                body_limit,
+            },
+            crate::idempotency::middleware,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             runtime.metrics.clone(),

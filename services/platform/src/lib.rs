@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod grpc;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod outbox;
 pub mod pagination;

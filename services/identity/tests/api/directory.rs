@@ -209,3 +209,34 @@ async fn another_tenants_teams_and_departments_are_not_found() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn idempotency_keys_replay_the_first_response() {
+    let app = spawn_app().await;
+    let owner = app.signup("ada@example.com", "Acme").await;
+    let send = |body: Value| {
+        app.http
+            .post(app.url("/v1/teams"))
+            .bearer_auth(token(&owner))
+            .header("idempotency-key", "create-support-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(json!({"name": "Support"})).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(json!({"name": "Support"})).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let other = send(json!({"name": "Sales"})).await.unwrap();
+    assert_problem(other, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let teams: Value = app
+        .get("/v1/teams", &token(&owner))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(teams["data"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
