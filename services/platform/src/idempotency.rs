@@ -23,6 +23,9 @@ pub struct Idempotency {
     pub body_limit: usize,
 }
 
+/// A stored request hash and, once finished, its response: status, content type and body.
+type Remembered = (Vec<u8>, Option<i16>, Option<String>, Option<Vec<u8>>);
+
 pub async fn middleware(State(cfg): State<Idempotency>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -90,7 +93,7 @@ async fn handle(
         == 1;
 
     if !claimed {
-        let row: Option<(Vec<u8>, Option<i16>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+        let row: Option<Remembered> = sqlx::query_as(
             "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
         )
         .bind(&scope)
