@@ -12,8 +12,8 @@ log "PostgreSQL and NATS (tests use postgres@127.0.0.1:5432 and nats://127.0.0.1
 ensure_postgres
 ensure_nats
 
-# Each test creates its own database named test_<label>_<uuid> and drops it at the end; a test
-# process that was killed leaves its database behind. Databases still in use are skipped, so a
+# Each test creates its own database named test_<label>_<uuid>; they are dropped here, at the
+# start of the next run. Databases still in use are skipped, so a
 # test run going on in parallel on this machine is not broken.
 log "dropping leftover test databases"
 leftovers=()
@@ -26,6 +26,11 @@ for db in "${leftovers[@]}"; do
   psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
 done
 echo "dropped ${#leftovers[@]}"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check || FAILED+=(fmt)
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings || FAILED+=(clippy)
 
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run --workspace --no-fail-fast"

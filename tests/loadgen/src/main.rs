@@ -1,1 +1,27 @@
-fn main() {}
+//! Switchboard's benchmark tool. Each suite starts what it measures in-process on fresh
+//! databases, runs the ceilings (what the hardware gives without our code) in the same
+//! invocation, and prints one table, so results are read as ratios.
+//!
+//! `cargo run --release -p loadgen -- identity [--seconds 10]`
+
+mod identity_suite;
+mod runner;
+
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let suite = args.get(1).map(String::as_str).unwrap_or("identity");
+    let seconds = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10u64);
+    let duration = Duration::from_secs(seconds);
+    match suite {
+        "identity" => identity_suite::run(duration).await,
+        other => anyhow::bail!("unknown suite {other:?}; known: identity"),
+    }
+}

@@ -9,64 +9,40 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::sessions::{self, SessionView};
-use crate::store::{self, Organization, User};
 use crate::AppState;
 
 #[derive(Serialize)]
-pub struct MembershipView {
-    organization: OrgSummary,
-    role: String,
-}
-
-#[derive(Serialize, sqlx::FromRow)]
-struct OrgSummary {
-    id: Uuid,
-    slug: String,
-    name: String,
-}
-
-#[derive(Serialize)]
 pub struct MeResponse {
-    user: Option<User>,
-    organization: Organization,
+    user: Option<serde_json::Value>,
+    organization: serde_json::Value,
     role: String,
     credential: platform::auth::CredentialKind,
     scopes: Vec<String>,
-    memberships: Vec<MembershipView>,
+    memberships: serde_json::Value,
 }
 
-/// `GET /v1/me`: who the caller is, where, and which organizations they belong to.
-pub async fn me(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> ApiResult<Json<MeResponse>> {
-    let mut conn = state.pool.acquire().await?;
-    let organization = store::organization(&mut conn, principal.org_id)
-        .await?
-        .ok_or_else(Problem::unauthorized)?;
-    let (user, memberships) = match principal.user_id {
-        Some(id) => {
-            let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-                "SELECT o.id, o.slug, o.name, m.role FROM memberships m \
-                 JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 ORDER BY m.created_at",
-            )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-            let memberships = rows
-                .into_iter()
-                .map(|(id, slug, name, role)| MembershipView {
-                    organization: OrgSummary { id, slug, name },
-                    role,
-                })
-                .collect();
-            (store::user(&mut conn, id).await?, memberships)
-        }
-        None => (None, Vec::new()),
-    };
+/// `GET /v1/me`: who the caller is, where, and which organizations they belong to — one round
+/// trip to the database, since every client calls it on every page load.
+pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<MeResponse>> {
+    let (user, organization, memberships): (Option<serde_json::Value>, Option<serde_json::Value>, serde_json::Value) =
+        sqlx::query_as(
+            "SELECT \
+               (SELECT to_jsonb(u) FROM (SELECT id, email, name, avatar_url, email_verified, created_at \
+                  FROM users WHERE id = $1) u), \
+               (SELECT to_jsonb(o) FROM (SELECT id, name, slug, description, logo_url, website_url, plan, status, \
+                  settings, created_at, updated_at FROM organizations WHERE id = $2) o), \
+               COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+                   'organization', jsonb_build_object('id', o.id, 'slug', o.slug, 'name', o.name), \
+                   'role', m.role) ORDER BY m.created_at) \
+                 FROM memberships m JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1), '[]')",
+        )
+        .bind(principal.user_id)
+        .bind(principal.org_id)
+        .fetch_one(&state.pool)
+        .await?;
     Ok(Json(MeResponse {
         user,
-        organization,
+        organization: organization.ok_or_else(Problem::unauthorized)?,
         role: principal.role.as_str().to_owned(),
         credential: principal.kind,
         scopes: principal.scopes,
