@@ -6,12 +6,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("switchboard_descriptor.bin"))
-        .compile_protos(
-            &[
-                "proto/identity/v1/identity.proto",
-                "proto/billing/v1/billing.proto",
-            ],
-            &["proto"],
-        )?;
+        .compile_protos(&["proto/identity/v1/identity.proto", "proto/billing/v1/billing.proto"], &["proto"])?;
     Ok(())
 }

@@ -13,7 +13,6 @@ pub mod billing {
 }
 
 /// Encoded descriptor set of every contract, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    tonic::include_file_descriptor_set!("switchboard_descriptor");
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("switchboard_descriptor");
 
 pub mod events;

@@ -66,10 +66,7 @@ impl DbAuthenticator {
         let row = row.ok_or(AuthFailure::Invalid)?;
         let now = Utc::now();
         let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::MAX);
-        if now >= row.access_expires_at
-            || now >= row.absolute_expires_at
-            || now - row.last_used_at >= idle
-        {
+        if now >= row.access_expires_at || now >= row.absolute_expires_at || now - row.last_used_at >= idle {
             return Err(AuthFailure::Invalid);
         }
         if now - row.last_used_at >= TOUCH_EVERY {
@@ -78,10 +75,7 @@ impl DbAuthenticator {
                 .execute(&self.pool)
                 .await;
         }
-        let role = row
-            .role
-            .parse::<Role>()
-            .map_err(|e| AuthFailure::Unavailable(anyhow::anyhow!(e)))?;
+        let role = row.role.parse::<Role>().map_err(|e| AuthFailure::Unavailable(anyhow::anyhow!(e)))?;
         Ok(Principal {
             user_id: Some(row.user_id),
             org_id: row.organization_id,
@@ -118,10 +112,7 @@ impl DbAuthenticator {
                 .execute(&self.pool)
                 .await;
         }
-        let role = row
-            .role
-            .parse::<Role>()
-            .map_err(|e| AuthFailure::Unavailable(anyhow::anyhow!(e)))?;
+        let role = row.role.parse::<Role>().map_err(|e| AuthFailure::Unavailable(anyhow::anyhow!(e)))?;
         Ok(Principal {
             user_id: None,
             org_id: row.organization_id,
@@ -136,10 +127,7 @@ impl DbAuthenticator {
 }
 
 impl Authenticator for DbAuthenticator {
-    fn authenticate<'a>(
-        &'a self,
-        credential: &'a str,
-    ) -> BoxFuture<'a, Result<Principal, AuthFailure>> {
+    fn authenticate<'a>(&'a self, credential: &'a str) -> BoxFuture<'a, Result<Principal, AuthFailure>> {
         Box::pin(async move {
             if credential.starts_with(tokens::ACCESS_PREFIX) {
                 self.session(credential).await

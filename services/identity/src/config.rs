@@ -34,24 +34,15 @@ impl Config {
         let config = Self {
             common,
             access_ttl: env.seconds("ACCESS_TOKEN_TTL_SECS", Duration::from_secs(15 * 60)),
-            session_idle: env.seconds(
-                "SESSION_IDLE_TIMEOUT_SECS",
-                Duration::from_secs(7 * 24 * 3600),
-            ),
-            session_absolute: env.seconds(
-                "SESSION_ABSOLUTE_TIMEOUT_SECS",
-                Duration::from_secs(30 * 24 * 3600),
-            ),
+            session_idle: env.seconds("SESSION_IDLE_TIMEOUT_SECS", Duration::from_secs(7 * 24 * 3600)),
+            session_absolute: env.seconds("SESSION_ABSOLUTE_TIMEOUT_SECS", Duration::from_secs(30 * 24 * 3600)),
             lockout_threshold: env.get("LOCKOUT_THRESHOLD", 5),
             lockout_window: env.seconds("LOCKOUT_WINDOW_SECS", Duration::from_secs(15 * 60)),
             lockout_duration: env.seconds("LOCKOUT_DURATION_SECS", Duration::from_secs(15 * 60)),
             password_hash_concurrency: env.get("PASSWORD_HASH_CONCURRENCY", 2),
             invitation_ttl: env.seconds("INVITATION_TTL_SECS", Duration::from_secs(72 * 3600)),
             reset_ttl: env.seconds("PASSWORD_RESET_TTL_SECS", Duration::from_secs(3600)),
-            verification_ttl: env.seconds(
-                "EMAIL_VERIFICATION_TTL_SECS",
-                Duration::from_secs(48 * 3600),
-            ),
+            verification_ttl: env.seconds("EMAIL_VERIFICATION_TTL_SECS", Duration::from_secs(48 * 3600)),
             app_base_url: env.string("APP_BASE_URL", "http://127.0.0.1:8080"),
             argon2_memory_kib: env.get("ARGON2_MEMORY_KIB", 19_456),
             argon2_iterations: env.get("ARGON2_ITERATIONS", 2),
@@ -66,10 +57,7 @@ impl Config {
             env.invalid("ACCESS_TOKEN_TTL_SECS", "must be positive");
         }
         if config.argon2_memory_kib < 8 || config.argon2_iterations < 1 {
-            env.invalid(
-                "ARGON2_MEMORY_KIB",
-                "argon2 needs at least 8 KiB and 1 iteration",
-            );
+            env.invalid("ARGON2_MEMORY_KIB", "argon2 needs at least 8 KiB and 1 iteration");
         }
         env.finish()?;
         Ok(config)

@@ -22,11 +22,7 @@ pub async fn emit<T: Serialize>(
 }
 
 /// Queues an email on `mail.send` (the command stream, never `events.>`).
-pub async fn send_mail(
-    conn: &mut PgConnection,
-    org: Option<Uuid>,
-    mail: MailSend,
-) -> anyhow::Result<()> {
+pub async fn send_mail(conn: &mut PgConnection, org: Option<Uuid>, mail: MailSend) -> anyhow::Result<()> {
     let command = CloudEvent::new(SOURCE, proto::events::MAIL_SEND, org, None, mail);
     platform::outbox::enqueue(conn, MAIL_SEND, &command).await?;
     Ok(())

@@ -19,8 +19,7 @@ pub struct IdentityGrpc {
 }
 
 fn uuid(field: &str, raw: &str) -> Result<Uuid, Status> {
-    raw.parse()
-        .map_err(|_| Status::invalid_argument(format!("{field} is not a UUID")))
+    raw.parse().map_err(|_| Status::invalid_argument(format!("{field} is not a UUID")))
 }
 
 fn internal(err: impl std::fmt::Display) -> Status {
@@ -30,10 +29,7 @@ fn internal(err: impl std::fmt::Display) -> Status {
 
 #[tonic::async_trait]
 impl Identity for IdentityGrpc {
-    async fn authenticate(
-        &self,
-        request: Request<pb::AuthenticateRequest>,
-    ) -> Result<Response<pb::Principal>, Status> {
+    async fn authenticate(&self, request: Request<pb::AuthenticateRequest>) -> Result<Response<pb::Principal>, Status> {
         let credential = request.into_inner().credential;
         match self.state.authn.authenticate(&credential).await {
             Ok(p) => Ok(Response::new(platform::auth::principal_to_proto(&p))),
@@ -42,10 +38,7 @@ impl Identity for IdentityGrpc {
         }
     }
 
-    async fn get_user(
-        &self,
-        request: Request<pb::GetUserRequest>,
-    ) -> Result<Response<pb::User>, Status> {
+    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
         let r = request.into_inner();
         let org = uuid("organization_id", &r.organization_id)?;
         let user = uuid("user_id", &r.user_id)?;
@@ -58,15 +51,8 @@ impl Identity for IdentityGrpc {
         .fetch_optional(&self.state.pool)
         .await
         .map_err(internal)?;
-        let (id, email, name, email_verified, role) =
-            row.ok_or_else(|| Status::not_found("user not found"))?;
-        Ok(Response::new(pb::User {
-            id: id.to_string(),
-            email,
-            name,
-            email_verified,
-            role,
-        }))
+        let (id, email, name, email_verified, role) = row.ok_or_else(|| Status::not_found("user not found"))?;
+        Ok(Response::new(pb::User { id: id.to_string(), email, name, email_verified, role }))
     }
 
     async fn list_members(
@@ -79,15 +65,10 @@ impl Identity for IdentityGrpc {
         let cursor = if r.cursor.is_empty() {
             None
         } else {
-            Some(
-                platform::pagination::Cursor::decode(&r.cursor)
-                    .map_err(|_| Status::invalid_argument("bad cursor"))?,
-            )
+            Some(platform::pagination::Cursor::decode(&r.cursor).map_err(|_| Status::invalid_argument("bad cursor"))?)
         };
         let mut conn = self.state.pool.acquire().await.map_err(internal)?;
-        let page = crate::http::members_page(&mut conn, org, &r.roles, limit, cursor)
-            .await
-            .map_err(internal)?;
+        let page = crate::http::members_page(&mut conn, org, &r.roles, limit, cursor).await.map_err(internal)?;
         Ok(Response::new(pb::ListMembersResponse {
             members: page
                 .data
@@ -104,29 +85,24 @@ impl Identity for IdentityGrpc {
         }))
     }
 
-    async fn get_team(
-        &self,
-        request: Request<pb::GetTeamRequest>,
-    ) -> Result<Response<pb::Team>, Status> {
+    async fn get_team(&self, request: Request<pb::GetTeamRequest>) -> Result<Response<pb::Team>, Status> {
         let r = request.into_inner();
         let org = uuid("organization_id", &r.organization_id)?;
         let team = uuid("team_id", &r.team_id)?;
-        let row: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, name, description FROM teams WHERE id = $1 AND organization_id = $2",
-        )
-        .bind(team)
-        .bind(org)
-        .fetch_optional(&self.state.pool)
-        .await
-        .map_err(internal)?;
+        let row: Option<(Uuid, String, Option<String>)> =
+            sqlx::query_as("SELECT id, name, description FROM teams WHERE id = $1 AND organization_id = $2")
+                .bind(team)
+                .bind(org)
+                .fetch_optional(&self.state.pool)
+                .await
+                .map_err(internal)?;
         let (id, name, description) = row.ok_or_else(|| Status::not_found("team not found"))?;
-        let members: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY joined_at",
-        )
-        .bind(id)
-        .fetch_all(&self.state.pool)
-        .await
-        .map_err(internal)?;
+        let members: Vec<Uuid> =
+            sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY joined_at")
+                .bind(id)
+                .fetch_all(&self.state.pool)
+                .await
+                .map_err(internal)?;
         Ok(Response::new(pb::Team {
             id: id.to_string(),
             name,

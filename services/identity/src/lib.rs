@@ -8,6 +8,7 @@ pub mod events;
 pub mod grpc;
 pub mod http;
 pub mod passwords;
+pub mod profile;
 pub mod sessions;
 pub mod store;
 pub mod tokens;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub passwords: passwords::Passwords,
     pub auth: AuthClient,
     pub authn: Arc<authn::DbAuthenticator>,
+    pub profiles: profile::ProfileCache,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -58,16 +60,8 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, and binds both listeners (port 0 works).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = platform::db::pool(
-            &config.common.database_url,
-            config.common.database_max_connections,
-        )?;
-        let bus = Bus::connect(
-            &config.common.nats_url,
-            &config.common.nats_prefix,
-            "identity",
-        )
-        .await?;
+        let pool = platform::db::pool(&config.common.database_url, config.common.database_max_connections)?;
+        let bus = Bus::connect(&config.common.nats_url, &config.common.nats_prefix, "identity").await?;
         let runtime = Runtime {
             pool: pool.clone(),
             bus: bus.clone(),
@@ -85,39 +79,26 @@ impl Application {
             config.argon2_iterations,
             config.password_hash_concurrency,
         )?;
-        let authn = Arc::new(authn::DbAuthenticator::new(
-            pool.clone(),
-            config.session_idle,
-        ));
-        let auth = AuthClient::new(authn.clone(), config.common.auth_cache_ttl);
+        let authn = Arc::new(authn::DbAuthenticator::new(pool.clone(), config.session_idle));
+        let profiles = profile::ProfileCache::new(config.common.auth_cache_ttl);
+        let hook_profiles = profiles.clone();
+        let auth = AuthClient::with_hook(
+            authn.clone(),
+            config.common.auth_cache_ttl,
+            Arc::new(move |r| hook_profiles.invalidate(r)),
+        );
         let http = platform::http::bind(config.common.http_addr).await?;
         let grpc = platform::http::bind(config.common.grpc_addr).await?;
-        let state = AppState {
-            config: Arc::new(config),
-            pool,
-            bus,
-            passwords,
-            auth,
-            authn,
-        };
-        Ok(Self {
-            http,
-            grpc,
-            state,
-            runtime,
-        })
+        let state = AppState { config: Arc::new(config), pool, bus, passwords, auth, authn, profiles };
+        Ok(Self { http, grpc, state, runtime })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
-        self.http
-            .local_addr()
-            .expect("bound listener has an address")
+        self.http.local_addr().expect("bound listener has an address")
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc
-            .local_addr()
-            .expect("bound listener has an address")
+        self.grpc.local_addr().expect("bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -126,18 +107,9 @@ impl Application {
 
     /// Serves HTTP and gRPC, relays the outbox and listens for revocations until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self {
-            http,
-            grpc,
-            state,
-            runtime,
-        } = self;
+        let Self { http, grpc, state, runtime } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
-        let relay = platform::outbox::Relay::new(
-            runtime.pool.clone(),
-            runtime.bus.clone(),
-            runtime.metrics.clone(),
-        );
+        let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
         let relay = tokio::spawn(relay.run(shutdown.clone()));
         let router = platform::http::with_common(
             http::router(state.clone()),
@@ -146,12 +118,7 @@ impl Application {
             state.config.common.body_limit_bytes,
         );
         let grpc_routes = tonic::service::Routes::new(grpc::server(state.clone()));
-        let grpc_task = tokio::spawn(platform::grpc::serve(
-            grpc,
-            grpc_routes,
-            &[grpc::SERVICE_NAME],
-            shutdown.clone(),
-        ));
+        let grpc_task = tokio::spawn(platform::grpc::serve(grpc, grpc_routes, &[grpc::SERVICE_NAME], shutdown.clone()));
         let http_result = platform::http::serve(http, router, shutdown.clone()).await;
         shutdown.cancel();
         let grpc_result = grpc_task.await.context("gRPC server task")?;

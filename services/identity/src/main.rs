@@ -9,6 +9,5 @@ async fn main() -> anyhow::Result<()> {
     platform::telemetry::init(config.common.log_format);
     let app = Application::build(config).await?;
     tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "identity listening");
-    app.run_until_stopped(platform::http::shutdown_on_signals())
-        .await
+    app.run_until_stopped(platform::http::shutdown_on_signals()).await
 }

@@ -57,29 +57,12 @@ pub async fn create(
     .bind(client.user_agent.as_deref().map(|u| u.chars().take(512).collect::<String>()))
     .execute(&mut *conn)
     .await?;
-    let refresh_token = new_refresh(
-        conn,
-        session_id,
-        (now + chrono(config.session_idle)).min(absolute),
-    )
-    .await?;
-    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1")
-        .bind(user)
-        .execute(conn)
-        .await?;
-    Ok(Issued {
-        session_id,
-        access_token,
-        refresh_token,
-        expires_in: (access_expires - now).num_seconds(),
-    })
+    let refresh_token = new_refresh(conn, session_id, (now + chrono(config.session_idle)).min(absolute)).await?;
+    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1").bind(user).execute(conn).await?;
+    Ok(Issued { session_id, access_token, refresh_token, expires_in: (access_expires - now).num_seconds() })
 }
 
-async fn new_refresh(
-    conn: &mut PgConnection,
-    session: Uuid,
-    expires_at: DateTime<Utc>,
-) -> sqlx::Result<String> {
+async fn new_refresh(conn: &mut PgConnection, session: Uuid, expires_at: DateTime<Utc>) -> sqlx::Result<String> {
     let token = tokens::new_token(tokens::REFRESH_PREFIX);
     sqlx::query("INSERT INTO refresh_tokens (id, session_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(Uuid::now_v7())
@@ -120,11 +103,7 @@ pub enum Refreshed {
 }
 
 /// Rotates `refresh_token` within the caller's transaction.
-pub async fn refresh(
-    conn: &mut PgConnection,
-    config: &Config,
-    refresh_token: &str,
-) -> sqlx::Result<Refreshed> {
+pub async fn refresh(conn: &mut PgConnection, config: &Config, refresh_token: &str) -> sqlx::Result<Refreshed> {
     let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT r.id, r.session_id, r.rotated_at, r.expires_at, s.revoked_at, s.absolute_expires_at, \
                 s.access_token_hash, s.user_id, s.organization_id \
@@ -142,18 +121,13 @@ pub async fn refresh(
     }
     if row.rotated_at.is_some() {
         revoke(conn, row.session_id).await?;
-        return Ok(Refreshed::Reused {
-            session: row.session_id,
-        });
+        return Ok(Refreshed::Reused { session: row.session_id });
     }
     let now = Utc::now();
     if now >= row.expires_at || now >= row.absolute_expires_at {
         return Ok(Refreshed::Invalid);
     }
-    sqlx::query("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1")
-        .bind(row.id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1").bind(row.id).execute(&mut *conn).await?;
     let access_token = tokens::new_token(tokens::ACCESS_PREFIX);
     let access_expires = (now + chrono(config.access_ttl)).min(row.absolute_expires_at);
     sqlx::query(
@@ -164,12 +138,8 @@ pub async fn refresh(
     .bind(access_expires)
     .execute(&mut *conn)
     .await?;
-    let refresh_token = new_refresh(
-        conn,
-        row.session_id,
-        (now + chrono(config.session_idle)).min(row.absolute_expires_at),
-    )
-    .await?;
+    let refresh_token =
+        new_refresh(conn, row.session_id, (now + chrono(config.session_idle)).min(row.absolute_expires_at)).await?;
     Ok(Refreshed::Issued {
         issued: Issued {
             session_id: row.session_id,
@@ -185,26 +155,19 @@ pub async fn refresh(
 
 /// Revokes one session and its refresh tokens.
 pub async fn revoke(conn: &mut PgConnection, session: Uuid) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
-            .bind(session)
-            .execute(&mut *conn)
-            .await?;
-    sqlx::query(
-        "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, now()) WHERE session_id = $1",
-    )
-    .bind(session)
-    .execute(conn)
-    .await?;
+    let done = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+        .bind(session)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, now()) WHERE session_id = $1")
+        .bind(session)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Revokes every session of `user` (in `org` only, when given).
-pub async fn revoke_all(
-    conn: &mut PgConnection,
-    user: Uuid,
-    org: Option<Uuid>,
-) -> sqlx::Result<Vec<Uuid>> {
+pub async fn revoke_all(conn: &mut PgConnection, user: Uuid, org: Option<Uuid>) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = now() \
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR organization_id = $2) RETURNING id",
@@ -239,11 +202,7 @@ pub struct SessionView {
 }
 
 /// The user's live sessions, newest first.
-pub async fn list(
-    conn: &mut PgConnection,
-    user: Uuid,
-    current: Uuid,
-) -> sqlx::Result<Vec<SessionView>> {
+pub async fn list(conn: &mut PgConnection, user: Uuid, current: Uuid) -> sqlx::Result<Vec<SessionView>> {
     let mut rows: Vec<SessionView> = sqlx::query_as(
         "SELECT id, organization_id, created_at, last_used_at, absolute_expires_at, ip_address, user_agent \
          FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND absolute_expires_at > now() \

@@ -39,41 +39,32 @@ pub const ORG_COLUMNS: &str =
 
 #[tracing::instrument(skip(conn))]
 pub async fn user(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<User>> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(conn).await
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn organization(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as(&format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1"))
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
-#[tracing::instrument(skip(conn))]
-pub async fn organization(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(&format!(
-        "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 /// The user's role in `org`, if a member.
 #[tracing::instrument(skip(conn))]
 pub async fn role(conn: &mut PgConnection, org: Uuid, user: Uuid) -> sqlx::Result<Option<Role>> {
-    let role: Option<String> = sqlx::query_scalar(
-        "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2",
-    )
-    .bind(org)
-    .bind(user)
-    .fetch_optional(conn)
-    .await?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2")
+            .bind(org)
+            .bind(user)
+            .fetch_optional(conn)
+            .await?;
     Ok(role.and_then(|r| r.parse().ok()))
 }
 
 /// Id and password hash of the user with `email`, if any.
 #[tracing::instrument(skip(conn))]
-pub async fn credentials_by_email(
-    conn: &mut PgConnection,
-    email: &str,
-) -> sqlx::Result<Option<(Uuid, String, bool)>> {
+pub async fn credentials_by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<(Uuid, String, bool)>> {
     sqlx::query_as("SELECT id, password_hash, is_active FROM users WHERE lower(email) = $1")
         .bind(email)
         .fetch_optional(conn)
@@ -81,19 +72,13 @@ pub async fn credentials_by_email(
 }
 
 /// Inserts an organization; the slug constraint is `organizations_slug_key`.
-pub async fn insert_organization(
-    conn: &mut PgConnection,
-    name: &str,
-    slug: &str,
-) -> sqlx::Result<Organization> {
-    sqlx::query_as(&format!(
-        "INSERT INTO organizations (id, name, slug) VALUES ($1, $2, $3) RETURNING {ORG_COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(slug)
-    .fetch_one(conn)
-    .await
+pub async fn insert_organization(conn: &mut PgConnection, name: &str, slug: &str) -> sqlx::Result<Organization> {
+    sqlx::query_as(&format!("INSERT INTO organizations (id, name, slug) VALUES ($1, $2, $3) RETURNING {ORG_COLUMNS}"))
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(slug)
+        .fetch_one(conn)
+        .await
 }
 
 /// Inserts a user; the email constraint is `users_email_key`.
@@ -117,12 +102,7 @@ pub async fn insert_user(
     .await
 }
 
-pub async fn insert_membership(
-    conn: &mut PgConnection,
-    org: Uuid,
-    user: Uuid,
-    role: Role,
-) -> sqlx::Result<bool> {
+pub async fn insert_membership(conn: &mut PgConnection, org: Uuid, user: Uuid, role: Role) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -142,16 +122,13 @@ pub async fn insert_one_time_token(
     token_hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO {} (id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)",
-        table.name()
-    ))
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(token_hash)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
+    sqlx::query(&format!("INSERT INTO {} (id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)", table.name()))
+        .bind(Uuid::now_v7())
+        .bind(user)
+        .bind(token_hash)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

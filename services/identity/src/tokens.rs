@@ -43,9 +43,7 @@ fn base62(mut n: u64, width: usize) -> String {
 /// mistyped key is refused without a database lookup and secret scanners can recognise it.
 pub fn new_api_key() -> String {
     let mut rng = rand::rngs::OsRng;
-    let body: String = (0..API_KEY_RANDOM_LEN)
-        .map(|_| BASE62[(rng.next_u32() % 62) as usize] as char)
-        .collect();
+    let body: String = (0..API_KEY_RANDOM_LEN).map(|_| BASE62[(rng.next_u32() % 62) as usize] as char).collect();
     let checksum = base62(u64::from(crc32fast::hash(body.as_bytes())), 6);
     format!("{API_KEY_PREFIX}{body}{checksum}")
 }
@@ -79,9 +77,7 @@ mod tests {
         let mut tampered = key.clone().into_bytes();
         let i = 10;
         tampered[i] = if tampered[i] == b'a' { b'b' } else { b'a' };
-        assert!(!is_well_formed_api_key(
-            &String::from_utf8(tampered).unwrap()
-        ));
+        assert!(!is_well_formed_api_key(&String::from_utf8(tampered).unwrap()));
         assert_ne!(new_api_key(), key);
     }
 

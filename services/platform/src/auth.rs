@@ -94,10 +94,7 @@ impl Principal {
         if self.role >= min {
             Ok(())
         } else {
-            Err(Problem::forbidden(format!(
-                "this requires the {} role or higher",
-                min.as_str()
-            )))
+            Err(Problem::forbidden(format!("this requires the {} role or higher", min.as_str())))
         }
     }
 
@@ -106,10 +103,7 @@ impl Principal {
         match self.kind {
             CredentialKind::Session => true,
             CredentialKind::ApiKey => self.scopes.iter().any(|s| {
-                s == "*"
-                    || s == scope
-                    || s.strip_suffix(":*")
-                        .is_some_and(|p| scope.split(':').next() == Some(p))
+                s == "*" || s == scope || s.strip_suffix(":*").is_some_and(|p| scope.split(':').next() == Some(p))
             }),
         }
     }
@@ -119,16 +113,13 @@ impl Principal {
         if self.has_scope(scope) {
             Ok(())
         } else {
-            Err(Problem::forbidden(format!(
-                "this API key lacks the {scope} scope"
-            )))
+            Err(Problem::forbidden(format!("this API key lacks the {scope} scope")))
         }
     }
 
     /// 403 unless the caller is a signed-in user (not an API key).
     pub fn require_user(&self) -> Result<Uuid, Problem> {
-        self.user_id
-            .ok_or_else(|| Problem::forbidden("this requires a user session, not an API key"))
+        self.user_id.ok_or_else(|| Problem::forbidden("this requires a user session, not an API key"))
     }
 }
 
@@ -147,8 +138,7 @@ impl From<AuthFailure> for Problem {
             AuthFailure::Invalid => Problem::unauthorized(),
             AuthFailure::Unavailable(err) => {
                 tracing::error!(error = %err, "authentication unavailable");
-                Problem::unavailable("authentication is unavailable, try again shortly")
-                    .retry_after(1)
+                Problem::unavailable("authentication is unavailable, try again shortly").retry_after(1)
             }
         }
     }
@@ -156,10 +146,7 @@ impl From<AuthFailure> for Problem {
 
 /// Resolves a credential to a principal.
 pub trait Authenticator: Send + Sync + 'static {
-    fn authenticate<'a>(
-        &'a self,
-        credential: &'a str,
-    ) -> BoxFuture<'a, Result<Principal, AuthFailure>>;
+    fn authenticate<'a>(&'a self, credential: &'a str) -> BoxFuture<'a, Result<Principal, AuthFailure>>;
 }
 
 /// SHA-256 of a credential: the form in which it is stored, cached and revoked.
@@ -179,7 +166,17 @@ pub struct Revocation {
     /// Sessions or API keys revoked by id.
     #[serde(default)]
     pub credential_ids: Vec<Uuid>,
+    /// Users whose profile changed (name, verification, memberships): credentials stay valid,
+    /// cached views of them do not.
+    #[serde(default)]
+    pub changed_users: Vec<Uuid>,
+    /// Organizations whose details changed: cached views naming them are stale.
+    #[serde(default)]
+    pub changed_orgs: Vec<Uuid>,
 }
+
+/// Called with every revocation this replica learns of, after its own cache has evicted.
+pub type RevocationHook = Arc<dyn Fn(&Revocation) + Send + Sync>;
 
 const MAX_CACHED: usize = 100_000;
 
@@ -194,6 +191,7 @@ struct Inner {
     /// Bumped by every revocation, so a lookup that raced one is not cached.
     generation: AtomicU64,
     ttl: Duration,
+    hook: Option<RevocationHook>,
 }
 
 /// Authenticates with a TTL cache invalidated by revocation broadcasts.
@@ -204,14 +202,30 @@ pub struct AuthClient {
 
 impl AuthClient {
     pub fn new(backend: Arc<dyn Authenticator>, ttl: Duration) -> Self {
+        Self::build(backend, ttl, None)
+    }
+
+    /// Like [`AuthClient::new`], also calling `hook` on every revocation (local or broadcast),
+    /// for a service's own caches that depend on the same facts.
+    pub fn with_hook(backend: Arc<dyn Authenticator>, ttl: Duration, hook: RevocationHook) -> Self {
+        Self::build(backend, ttl, Some(hook))
+    }
+
+    fn build(backend: Arc<dyn Authenticator>, ttl: Duration, hook: Option<RevocationHook>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 backend,
                 cache: Mutex::new(HashMap::new()),
                 generation: AtomicU64::new(0),
                 ttl,
+                hook,
             }),
         }
+    }
+
+    /// The cache lifetime: also the bound on staleness of caches invalidated alongside it.
+    pub fn ttl(&self) -> Duration {
+        self.inner.ttl
     }
 
     /// The principal of `credential`, from the cache when fresh.
@@ -231,21 +245,14 @@ impl AuthClient {
             valid_until = valid_until.min(now + left);
         }
         let mut cache = self.cache();
-        if self.inner.generation.load(Ordering::Acquire) == generation && !self.inner.ttl.is_zero()
-        {
+        if self.inner.generation.load(Ordering::Acquire) == generation && !self.inner.ttl.is_zero() {
             if cache.len() >= MAX_CACHED {
                 cache.retain(|_, e| e.valid_until > now);
                 if cache.len() >= MAX_CACHED {
                     cache.clear();
                 }
             }
-            cache.insert(
-                key,
-                Entry {
-                    principal: principal.clone(),
-                    valid_until,
-                },
-            );
+            cache.insert(key, Entry { principal: principal.clone(), valid_until });
         }
         Ok(principal)
     }
@@ -257,6 +264,13 @@ impl AuthClient {
     /// Drops what `revocation` names from this replica's cache.
     pub fn evict(&self, revocation: &Revocation) {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.evict_principals(revocation);
+        if let Some(hook) = &self.inner.hook {
+            hook(revocation);
+        }
+    }
+
+    fn evict_principals(&self, revocation: &Revocation) {
         let mut cache = self.cache();
         for h in &revocation.credential_hashes {
             let mut key = [0u8; 32];
@@ -266,12 +280,8 @@ impl AuthClient {
         }
         if !revocation.user_ids.is_empty() || !revocation.credential_ids.is_empty() {
             cache.retain(|_, e| {
-                !e.principal
-                    .user_id
-                    .is_some_and(|u| revocation.user_ids.contains(&u))
-                    && !revocation
-                        .credential_ids
-                        .contains(&e.principal.credential_id)
+                !e.principal.user_id.is_some_and(|u| revocation.user_ids.contains(&u))
+                    && !revocation.credential_ids.contains(&e.principal.credential_id)
             });
         }
     }
@@ -310,9 +320,7 @@ impl AuthClient {
 /// Tells every replica of every service to forget these credentials now.
 pub async fn broadcast_revocation(bus: &Bus, revocation: &Revocation) -> anyhow::Result<()> {
     let payload = serde_json::to_vec(revocation)?;
-    bus.client
-        .publish(bus.subject(REVOCATION_SUBJECT), payload.into())
-        .await?;
+    bus.client.publish(bus.subject(REVOCATION_SUBJECT), payload.into()).await?;
     bus.client.flush().await?;
     Ok(())
 }
@@ -321,10 +329,7 @@ pub async fn broadcast_revocation(bus: &Bus, revocation: &Revocation) -> anyhow:
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 impl<S> FromRequestParts<S> for Principal
@@ -357,31 +362,21 @@ impl GrpcAuthenticator {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .connect_lazy();
-        Ok(Self {
-            client: proto::identity::identity_client::IdentityClient::new(channel),
-        })
+        Ok(Self { client: proto::identity::identity_client::IdentityClient::new(channel) })
     }
 }
 
 impl Authenticator for GrpcAuthenticator {
-    fn authenticate<'a>(
-        &'a self,
-        credential: &'a str,
-    ) -> BoxFuture<'a, Result<Principal, AuthFailure>> {
+    fn authenticate<'a>(&'a self, credential: &'a str) -> BoxFuture<'a, Result<Principal, AuthFailure>> {
         Box::pin(async move {
-            let mut request = tonic::Request::new(proto::identity::AuthenticateRequest {
-                credential: credential.to_owned(),
-            });
+            let mut request =
+                tonic::Request::new(proto::identity::AuthenticateRequest { credential: credential.to_owned() });
             crate::grpc::inject_trace(&mut request);
             let reply = self.client.clone().authenticate(request).await;
             match reply {
                 Ok(p) => principal_from_proto(p.into_inner()).map_err(AuthFailure::Unavailable),
-                Err(status) if status.code() == tonic::Code::Unauthenticated => {
-                    Err(AuthFailure::Invalid)
-                }
-                Err(status) => Err(AuthFailure::Unavailable(anyhow::anyhow!(
-                    "identity answered {status}"
-                ))),
+                Err(status) if status.code() == tonic::Code::Unauthenticated => Err(AuthFailure::Invalid),
+                Err(status) => Err(AuthFailure::Unavailable(anyhow::anyhow!("identity answered {status}"))),
             }
         })
     }
@@ -409,25 +404,13 @@ pub fn principal_to_proto(p: &Principal) -> proto::identity::Principal {
 pub fn principal_from_proto(p: proto::identity::Principal) -> anyhow::Result<Principal> {
     use proto::identity::CredentialKind as K;
     Ok(Principal {
-        user_id: if p.user_id.is_empty() {
-            None
-        } else {
-            Some(p.user_id.parse()?)
-        },
+        user_id: if p.user_id.is_empty() { None } else { Some(p.user_id.parse()?) },
         org_id: p.organization_id.parse()?,
         org_slug: p.organization_slug,
         role: p.role.parse().map_err(anyhow::Error::msg)?,
         scopes: p.scopes,
-        kind: if p.kind == K::ApiKey as i32 {
-            CredentialKind::ApiKey
-        } else {
-            CredentialKind::Session
-        },
+        kind: if p.kind == K::ApiKey as i32 { CredentialKind::ApiKey } else { CredentialKind::Session },
         credential_id: p.credential_id.parse()?,
-        expires_at: if p.expires_at == 0 {
-            None
-        } else {
-            DateTime::from_timestamp(p.expires_at, 0)
-        },
+        expires_at: if p.expires_at == 0 { None } else { DateTime::from_timestamp(p.expires_at, 0) },
     })
 }

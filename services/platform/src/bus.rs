@@ -30,9 +30,7 @@ pub struct Bus {
 
 impl std::fmt::Debug for Bus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bus")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        f.debug_struct("Bus").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
@@ -50,11 +48,7 @@ impl Bus {
             .with_context(|| format!("connecting to NATS at {url}"))?;
         let mut jetstream = jetstream::new(client.clone());
         jetstream.set_timeout(Duration::from_secs(5));
-        Ok(Self {
-            client,
-            jetstream,
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self { client, jetstream, prefix: prefix.to_owned() })
     }
 
     /// `name` with the prefix: `events.feedback.created` → `t42.events.feedback.created`.
@@ -85,9 +79,7 @@ impl Bus {
         let rest = if self.prefix.is_empty() {
             subject
         } else {
-            subject
-                .strip_prefix(self.prefix.as_str())?
-                .strip_prefix('.')?
+            subject.strip_prefix(self.prefix.as_str())?.strip_prefix('.')?
         };
         rest.strip_prefix("events.")
     }
@@ -148,13 +140,7 @@ pub struct CloudEvent<T> {
 
 impl<T> CloudEvent<T> {
     /// A new event with a fresh UUIDv7 id.
-    pub fn new(
-        source: &str,
-        event_type: &str,
-        orgid: Option<Uuid>,
-        subject: Option<String>,
-        data: T,
-    ) -> Self {
+    pub fn new(source: &str, event_type: &str, orgid: Option<Uuid>, subject: Option<String>, data: T) -> Self {
         Self {
             specversion: "1.0".to_owned(),
             id: Uuid::now_v7(),

@@ -24,17 +24,11 @@ impl Env {
     }
 
     pub fn from_map(vars: HashMap<String, String>) -> Self {
-        Self {
-            vars,
-            errors: Vec::new(),
-        }
+        Self { vars, errors: Vec::new() }
     }
 
     fn raw(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
+        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
     }
 
     /// A parsed value, or `default` when the variable is unset.
@@ -85,8 +79,7 @@ impl Env {
             None => default,
             Some(Ok(v)) if v.is_finite() && v >= 0.0 => Duration::from_secs_f64(v),
             Some(_) => {
-                self.errors
-                    .push(format!("{name}: expected a non-negative number of seconds"));
+                self.errors.push(format!("{name}: expected a non-negative number of seconds"));
                 default
             }
         }
@@ -165,10 +158,7 @@ pub struct CommonConfig {
 impl CommonConfig {
     /// Reads the shared variables with the service's default ports.
     pub fn read(env: &mut Env, service: &'static str, http_port: u16, grpc_port: u16) -> Self {
-        let default_db = format!(
-            "postgres://postgres@127.0.0.1:5432/{}",
-            service.replace('-', "_")
-        );
+        let default_db = format!("postgres://postgres@127.0.0.1:5432/{}", service.replace('-', "_"));
         let config = Self {
             service,
             http_addr: env.get("HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], http_port))),
@@ -186,11 +176,7 @@ impl CommonConfig {
         if config.database_max_connections == 0 {
             env.invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1");
         }
-        if !config.nats_prefix.is_empty()
-            && !config
-                .nats_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        if !config.nats_prefix.is_empty() && !config.nats_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             env.invalid("NATS_PREFIX", "letters, digits and underscores only");
         }

@@ -29,11 +29,7 @@ pub struct Delivery {
 
 /// The effect of one message, applied inside the transaction that records it as processed.
 pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        delivery: &'a Delivery,
-    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, delivery: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// What to consume and how hard to retry.
@@ -70,11 +66,7 @@ impl ConsumerSpec {
 
     fn delay(&self, attempt: i64) -> Duration {
         let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
-        self.backoff
-            .get(i)
-            .or(self.backoff.last())
-            .copied()
-            .unwrap_or(Duration::from_secs(1))
+        self.backoff.get(i).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
     }
 }
 
@@ -108,11 +100,7 @@ impl Consumer {
     }
 
     async fn consume(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let stream = self
-            .bus
-            .jetstream
-            .get_stream(self.bus.stream_name(&self.spec.stream))
-            .await?;
+        let stream = self.bus.jetstream.get_stream(self.bus.stream_name(&self.spec.stream)).await?;
         let durable = self.bus.stream_name(&self.spec.name);
         let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
             .get_or_create_consumer(
@@ -130,13 +118,8 @@ impl Consumer {
                 },
             )
             .await?;
-        let lag = self
-            .metrics
-            .consumer_pending
-            .get_or_create(&ConsumerLabels {
-                consumer: self.spec.name.clone(),
-            })
-            .clone();
+        let lag =
+            self.metrics.consumer_pending.get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() }).clone();
         let messages = consumer.messages().await?;
         let lag_consumer = consumer.clone();
         let lag_task = tokio::spawn(async move {
@@ -179,16 +162,10 @@ impl Consumer {
             .and_then(|v| Uuid::parse_str(v.as_str()).ok())
             .or_else(|| event_id_of(&msg.payload));
         let Some(event_id) = event_id else {
-            self.dead_letter(&msg, None, "message has no event id", attempt)
-                .await;
+            self.dead_letter(&msg, None, "message has no event id", attempt).await;
             return;
         };
-        let delivery = Delivery {
-            subject: msg.subject.to_string(),
-            event_id,
-            payload: msg.payload.clone(),
-            attempt,
-        };
+        let delivery = Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt };
         let outcome = telemetry::scope(parent, self.apply(&delivery)).await;
         match outcome {
             Ok(()) => {
@@ -196,14 +173,11 @@ impl Consumer {
             }
             Err(err) if attempt >= self.spec.max_deliver => {
                 tracing::error!(consumer = %self.spec.name, %event_id, error = ?err, "giving up on message");
-                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt)
-                    .await;
+                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt).await;
             }
             Err(err) => {
                 tracing::warn!(consumer = %self.spec.name, %event_id, attempt, error = %err, "handler failed; will redeliver");
-                let _ = msg
-                    .ack_with(AckKind::Nak(Some(self.spec.delay(attempt))))
-                    .await;
+                let _ = msg.ack_with(AckKind::Nak(Some(self.spec.delay(attempt)))).await;
             }
         }
     }
@@ -211,15 +185,14 @@ impl Consumer {
     /// Applies the handler once per `(consumer, event_id)`.
     async fn apply(&self, delivery: &Delivery) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.spec.name)
-        .bind(delivery.event_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let fresh =
+            sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&self.spec.name)
+                .bind(delivery.event_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
         if fresh {
             self.handler.handle(&mut tx, delivery).await?;
         }
@@ -251,17 +224,13 @@ impl Consumer {
             Ok(_) => {
                 self.metrics
                     .consumer_dead_lettered
-                    .get_or_create(&ConsumerLabels {
-                        consumer: self.spec.name.clone(),
-                    })
+                    .get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() })
                     .inc();
                 let _ = msg.ack_with(AckKind::Term).await;
             }
             Err(err) => {
                 tracing::error!(error = %err, "could not park a failing message; it will be redelivered");
-                let _ = msg
-                    .ack_with(AckKind::Nak(Some(self.spec.delay(attempt))))
-                    .await;
+                let _ = msg.ack_with(AckKind::Nak(Some(self.spec.delay(attempt)))).await;
             }
         }
     }
@@ -272,7 +241,5 @@ fn event_id_of(payload: &[u8]) -> Option<Uuid> {
     struct Envelope {
         id: Uuid,
     }
-    serde_json::from_slice::<Envelope>(payload)
-        .ok()
-        .map(|e| e.id)
+    serde_json::from_slice::<Envelope>(payload).ok().map(|e| e.id)
 }

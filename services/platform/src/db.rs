@@ -83,35 +83,22 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 
 /// Applies the platform's tables and then `migrator`, each once across replicas.
 pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> anyhow::Result<()> {
-    let mut conn = pool
-        .acquire()
-        .await
-        .context("connecting to PostgreSQL for migrations")?;
+    let mut conn = pool.acquire().await.context("connecting to PostgreSQL for migrations")?;
     // One lock for the platform schema; sqlx takes its own for the service's migrations.
-    sqlx::query("SELECT pg_advisory_lock(7240917301)")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("SELECT pg_advisory_lock(7240917301)").execute(&mut *conn).await?;
     let result = apply_platform_schema(&mut conn).await;
-    sqlx::query("SELECT pg_advisory_unlock(7240917301)")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("SELECT pg_advisory_unlock(7240917301)").execute(&mut *conn).await?;
     result?;
     drop(conn);
-    migrator
-        .run(pool)
-        .await
-        .context("applying the service's migrations")?;
+    migrator.run(pool).await.context("applying the service's migrations")?;
     Ok(())
 }
 
 async fn apply_platform_schema(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('platform_schema') IS NOT NULL")
-        .fetch_one(&mut *conn)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('platform_schema') IS NOT NULL").fetch_one(&mut *conn).await?;
     let applied: i32 = if exists {
-        sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM platform_schema")
-            .fetch_one(&mut *conn)
-            .await?
+        sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM platform_schema").fetch_one(&mut *conn).await?
     } else {
         0
     };
@@ -120,10 +107,7 @@ async fn apply_platform_schema(conn: &mut sqlx::PgConnection) -> anyhow::Result<
         if version <= applied {
             continue;
         }
-        sqlx::raw_sql(ddl)
-            .execute(&mut *conn)
-            .await
-            .context("platform schema")?;
+        sqlx::raw_sql(ddl).execute(&mut *conn).await.context("platform schema")?;
         sqlx::query("INSERT INTO platform_schema (version) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(version)
             .execute(&mut *conn)

@@ -16,10 +16,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -62,21 +59,12 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-request",
-            "Malformed request",
-        )
-        .detail(detail)
+        Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request").detail(detail)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-        )
-        .detail("missing, invalid or expired credentials")
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required")
+            .detail("missing, invalid or expired credentials")
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -84,8 +72,7 @@ impl Problem {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-            .detail(format!("{what} not found"))
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(format!("{what} not found"))
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
@@ -93,61 +80,36 @@ impl Problem {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-        )
-        .detail(format!("the body exceeds the limit of {limit} bytes"))
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+            .detail(format!("the body exceeds the limit of {limit} bytes"))
     }
 
     pub fn unsupported_media_type(expected: &str) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-        )
-        .detail(format!("expected content type {expected}"))
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            .detail(format!("expected content type {expected}"))
     }
 
     /// 422 naming every invalid field.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut p = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "Invalid request",
-        )
-        .detail("one or more fields are invalid");
+        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request")
+            .detail("one or more fields are invalid");
         p.errors = errors;
         p
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many requests",
-        )
-        .detail("try again later")
-        .retry_after(retry_after_secs)
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
+            .detail("try again later")
+            .retry_after(retry_after_secs)
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-        )
-        .detail(detail)
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable").detail(detail)
     }
 
     /// 500 that reveals nothing; the cause is logged by the caller.
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
     }
 
     pub fn status_code(&self) -> StatusCode {
@@ -161,10 +123,7 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -26,9 +26,7 @@ where
         if !is_json(req.headers()) {
             return Err(Problem::unsupported_media_type("application/json"));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -46,8 +44,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             Problem::bad_request(format!("malformed JSON: {inner}"))
         }
     })?;
-    de.end()
-        .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    de.end().map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -61,30 +58,18 @@ fn clean_serde_message(err: &serde_json::Error) -> String {
 }
 
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    let Some(ct) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// Maps a failure to read the body; past the limit is 413.
 pub fn body_rejection(rejection: BytesRejection) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-        )
-        .detail("the request body is too large")
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+            .detail("the request body is too large")
     } else {
         Problem::bad_request("the request body could not be read")
     }
@@ -108,14 +93,13 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Query(q.0))
-            .map_err(|e: QueryRejection| {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Query(q.0)).map_err(
+            |e: QueryRejection| {
                 let text = e.body_text();
                 let msg = text.trim_start_matches("Failed to deserialize query string: ");
                 Problem::validation(vec![FieldError::new("query", msg)])
-            })
+            },
+        )
     }
 }
 

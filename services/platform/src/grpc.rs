@@ -26,9 +26,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in services {
-        reporter
-            .set_service_status(*name, tonic_health::ServingStatus::Serving)
-            .await;
+        reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)

@@ -32,46 +32,25 @@ pub struct Runtime {
 }
 
 /// Wraps a service's routes with the common endpoints and layers.
-pub fn with_common(
-    routes: Router,
-    runtime: &Runtime,
-    openapi: &'static str,
-    body_limit: usize,
-) -> Router {
+pub fn with_common(routes: Router, runtime: &Runtime, openapi: &'static str, body_limit: usize) -> Router {
     let common = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(json!({"status": "ok"})) }),
-        )
+        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route(
-            "/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }),
-        )
+        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }))
         .with_state(runtime.clone());
     routes
         .merge(common)
         .fallback(|| async { Problem::not_found("route") })
         .method_not_allowed_fallback(|| async {
-            Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-            )
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
         })
         .layer(axum::middleware::from_fn_with_state(
-            crate::idempotency::Idempotency {
-                pool: runtime.pool.clone(),
-                body_limit,
-            },
+            crate::idempotency::Idempotency { pool: runtime.pool.clone(), body_limit },
             crate::idempotency::middleware,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            runtime.metrics.clone(),
-            crate::metrics::track,
-        ))
+        .layer(axum::middleware::from_fn_with_state(runtime.metrics.clone(), crate::metrics::track))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Problem::internal().into_response()
@@ -80,12 +59,9 @@ pub fn with_common(
 }
 
 async fn readyz(State(rt): State<Runtime>) -> Response {
-    let db = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&rt.pool),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
+    let db = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&rt.pool))
+        .await
+        .is_ok_and(|r| r.is_ok());
     let nats = rt.bus.is_connected();
     let migrations = rt.migrated.load(Ordering::Acquire);
     let ready = db && nats && migrations;
@@ -93,43 +69,23 @@ async fn readyz(State(rt): State<Runtime>) -> Response {
         "status": if ready { "ready" } else { "not ready" },
         "checks": { "database": db, "nats": nats, "migrations": migrations },
     });
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(rt): State<Runtime>) -> Response {
     rt.metrics.pool_connections.set(i64::from(rt.pool.size()));
-    rt.metrics
-        .pool_idle
-        .set(i64::try_from(rt.pool.num_idle()).unwrap_or(0));
-    if let Ok(Ok(n)) =
-        tokio::time::timeout(Duration::from_secs(1), crate::outbox::backlog(&rt.pool)).await
-    {
+    rt.metrics.pool_idle.set(i64::try_from(rt.pool.num_idle()).unwrap_or(0));
+    if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), crate::outbox::backlog(&rt.pool)).await {
         rt.metrics.outbox_backlog.set(n);
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        rt.metrics.encode(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], rt.metrics.encode())
         .into_response()
 }
 
 /// Serves `router` on `listener` until `shutdown`, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     Ok(())
 }
 
@@ -167,7 +123,5 @@ pub fn mark_migrated(rt: &Runtime) {
 
 /// Binds a listener, naming the address on failure.
 pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+    TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }

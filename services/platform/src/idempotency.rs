@@ -30,19 +30,12 @@ pub async fn middleware(State(cfg): State<Idempotency>, req: Request, next: Next
     if req.method() != Method::POST {
         return next.run(req).await;
     }
-    let Some(key) = req
-        .headers()
-        .get(HEADER)
-        .map(|v| v.to_str().map(str::to_owned))
-    else {
+    let Some(key) = req.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned)) else {
         return next.run(req).await;
     };
     let key = match key {
         Ok(k) if !k.is_empty() && k.len() <= 255 => k,
-        _ => {
-            return Problem::bad_request("Idempotency-Key must be 1 to 255 visible characters")
-                .into_response()
-        }
+        _ => return Problem::bad_request("Idempotency-Key must be 1 to 255 visible characters").into_response(),
     };
     match handle(&cfg, key, req, next).await {
         Ok(r) => r,
@@ -50,37 +43,26 @@ pub async fn middleware(State(cfg): State<Idempotency>, req: Request, next: Next
     }
 }
 
-async fn handle(
-    cfg: &Idempotency,
-    key: String,
-    req: Request,
-    next: Next,
-) -> anyhow::Result<Response> {
+async fn handle(cfg: &Idempotency, key: String, req: Request, next: Next) -> anyhow::Result<Response> {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, cfg.body_limit).await else {
         return Ok(Problem::payload_too_large(cfg.body_limit).into_response());
     };
-    let credential = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    let scope = format!(
-        "{}:{}",
-        hex::encode(Sha256::digest(credential)),
-        parts.uri.path()
-    );
+    let credential = parts.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+    let scope = format!("{}:{}", hex::encode(Sha256::digest(credential)), parts.uri.path());
     let mut hasher = Sha256::new();
     hasher.update(parts.uri.path().as_bytes());
     hasher.update([0]);
     hasher.update(&bytes);
     let request_hash = hasher.finalize().to_vec();
 
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < now() - interval '24 hours'")
-        .bind(&scope)
-        .bind(&key)
-        .execute(&cfg.pool)
-        .await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < now() - interval '24 hours'",
+    )
+    .bind(&scope)
+    .bind(&key)
+    .execute(&cfg.pool)
+    .await?;
     let claimed = sqlx::query(
         "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -101,21 +83,18 @@ async fn handle(
         .fetch_optional(&cfg.pool)
         .await?;
         return Ok(match row {
-            Some((hash, _, _, _)) if hash != request_hash => {
-                Problem::validation(vec![crate::FieldError::new(
-                    "Idempotency-Key",
-                    "was already used with a different request",
-                )])
-                .into_response()
-            }
+            Some((hash, _, _, _)) if hash != request_hash => Problem::validation(vec![crate::FieldError::new(
+                "Idempotency-Key",
+                "was already used with a different request",
+            )])
+            .into_response(),
             Some((_, Some(status), content_type, body)) => {
                 let mut r = Response::new(Body::from(body.unwrap_or_default()));
                 *r.status_mut() = StatusCode::from_u16(u16::try_from(status)?)?;
                 if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
                     r.headers_mut().insert(header::CONTENT_TYPE, ct);
                 }
-                r.headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
                 r
             }
             _ => Problem::conflict("a request with this Idempotency-Key is still in progress")
@@ -124,9 +103,7 @@ async fn handle(
         });
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await?;
     if parts.status.is_server_error() {
@@ -136,11 +113,7 @@ async fn handle(
             .execute(&cfg.pool)
             .await?;
     } else {
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         sqlx::query(
             "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2",
         )

@@ -41,10 +41,7 @@ pub async fn enqueue<T: Serialize>(
 }
 
 /// Writes a domain event (`events.<type>`) to the outbox.
-pub async fn emit<T: Serialize>(
-    conn: &mut PgConnection,
-    event: &CloudEvent<T>,
-) -> anyhow::Result<Uuid> {
+pub async fn emit<T: Serialize>(conn: &mut PgConnection, event: &CloudEvent<T>) -> anyhow::Result<Uuid> {
     enqueue(conn, &format!("events.{}", event.event_type), event).await
 }
 
@@ -68,13 +65,7 @@ struct Row {
 
 impl Relay {
     pub fn new(pool: PgPool, bus: Bus, metrics: Arc<Metrics>) -> Self {
-        Self {
-            pool,
-            bus,
-            metrics,
-            batch_size: 500,
-            poll_interval: Duration::from_secs(1),
-        }
+        Self { pool, bus, metrics, batch_size: 500, poll_interval: Duration::from_secs(1) }
     }
 
     /// Runs until `shutdown`, then flushes what it can within a few seconds.
@@ -95,8 +86,7 @@ impl Relay {
             let wait = if failures == 0 {
                 self.poll_interval
             } else {
-                Duration::from_millis(200u64.saturating_mul(1 << failures.min(6)))
-                    .min(Duration::from_secs(10))
+                Duration::from_millis(200u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(10))
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -108,9 +98,7 @@ impl Relay {
         }
         let flush = tokio::time::timeout(Duration::from_secs(5), self.drain()).await;
         if !matches!(flush, Ok(Ok(()))) {
-            tracing::warn!(
-                "outbox relay stopped with events left; they will be published on the next start"
-            );
+            tracing::warn!("outbox relay stopped with events left; they will be published on the next start");
         }
     }
 
@@ -144,20 +132,12 @@ impl Relay {
         let mut first_error = None;
         for row in &rows {
             let mut headers = HeaderMap::new();
-            headers.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                row.id.to_string().as_str(),
-            );
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, row.id.to_string().as_str());
             if let Some(tp) = &row.traceparent {
                 headers.insert("traceparent", tp.as_str());
             }
             let subject = self.bus.subject(&row.subject);
-            match self
-                .bus
-                .jetstream
-                .publish_with_headers(subject, headers, row.payload.clone().into())
-                .await
-            {
+            match self.bus.jetstream.publish_with_headers(subject, headers, row.payload.clone().into()).await {
                 Ok(ack) => pending.push((row.seq, ack)),
                 Err(err) => {
                     first_error = Some(anyhow::Error::new(err));
@@ -179,19 +159,14 @@ impl Relay {
             }
         }
         if !published.is_empty() {
-            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
-                .bind(&published)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)").bind(&published).execute(&mut *tx).await?;
         }
         if let Some(err) = &first_error {
-            sqlx::query(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)",
-            )
-            .bind(&failed)
-            .bind(err.to_string())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)")
+                .bind(&failed)
+                .bind(err.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         self.metrics.outbox_published.inc_by(published.len() as u64);
@@ -218,7 +193,5 @@ async fn wait_for_notify(listener: &mut Option<PgListener>, timeout: Duration) -
 
 /// Rows waiting to be published.
 pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(pool).await
 }

@@ -36,12 +36,7 @@ impl Cursor {
             .decode(s)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| {
-                Problem::validation(vec![FieldError::new(
-                    "cursor",
-                    "is not a cursor this list gave",
-                )])
-            })
+            .ok_or_else(|| Problem::validation(vec![FieldError::new("cursor", "is not a cursor this list gave")]))
     }
 }
 
@@ -55,11 +50,9 @@ fn lenient_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
     match Option::<IntOrText>::deserialize(d)? {
         None => Ok(None),
         Some(IntOrText::Int(n)) => Ok(Some(n)),
-        Some(IntOrText::Text(t)) => t
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom("limit must be a whole number")),
+        Some(IntOrText::Text(t)) => {
+            t.trim().parse().map(Some).map_err(|_| serde::de::Error::custom("limit must be a whole number"))
+        }
     }
 }
 
@@ -68,17 +61,9 @@ impl PageQuery {
     pub fn parse(&self) -> Result<(i64, Option<Cursor>), Problem> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
-            return Err(Problem::validation(vec![FieldError::new(
-                "limit",
-                "must be between 1 and 200",
-            )]));
+            return Err(Problem::validation(vec![FieldError::new("limit", "must be between 1 and 200")]));
         }
-        let cursor = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(Cursor::decode)
-            .transpose()?;
+        let cursor = self.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
         Ok((limit, cursor))
     }
 }
@@ -96,14 +81,7 @@ impl<T> Page<T> {
         let limit = usize::try_from(limit).unwrap_or(0);
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let next_cursor = if more {
-            rows.last().map(|r| key(r).encode())
-        } else {
-            None
-        };
-        Self {
-            data: rows,
-            next_cursor,
-        }
+        let next_cursor = if more { rows.last().map(|r| key(r).encode()) } else { None };
+        Self { data: rows, next_cursor }
     }
 }

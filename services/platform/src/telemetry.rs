@@ -20,16 +20,11 @@ pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Installs the process's log subscriber once; later calls (tests) do nothing.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,async_nats=warn,tower_http=warn,h2=warn")
-    });
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn,tower_http=warn,h2=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }
@@ -57,11 +52,7 @@ impl TraceContext {
         let mut span_id = [0u8; 8];
         rng.fill_bytes(&mut trace_id);
         rng.fill_bytes(&mut span_id);
-        Self {
-            trace_id,
-            span_id,
-            sampled: true,
-        }
+        Self { trace_id, span_id, sampled: true }
     }
 
     /// The same trace with a new span of ours, as passed on to the next hop.
@@ -85,11 +76,7 @@ impl TraceContext {
         if trace_id == [0; 16] || span_id == [0; 8] {
             return None;
         }
-        Some(Self {
-            trace_id,
-            span_id,
-            sampled: flags & 1 == 1,
-        })
+        Some(Self { trace_id, span_id, sampled: flags & 1 == 1 })
     }
 
     pub fn trace_id_hex(&self) -> String {
@@ -104,13 +91,7 @@ impl TraceContext {
 
 impl fmt::Display for TraceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            hex::encode(self.trace_id),
-            hex::encode(self.span_id),
-            u8::from(self.sampled)
-        )
+        write!(f, "00-{}-{}-{:02x}", hex::encode(self.trace_id), hex::encode(self.span_id), u8::from(self.sampled))
     }
 }
 
@@ -175,10 +156,7 @@ mod tests {
         let ctx = TraceContext::parse(text).unwrap();
         assert_eq!(ctx.to_string(), text);
         assert_eq!(ctx.child().trace_id, ctx.trace_id);
-        assert!(
-            TraceContext::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01")
-                .is_none()
-        );
+        assert!(TraceContext::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
         assert!(TraceContext::parse("garbage").is_none());
     }
 }

@@ -41,7 +41,9 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let signup: Value = http
         .post(format!("{base}/v1/auth/signup"))
-        .json(&json!({"email": "bench@example.com", "password": PASSWORD, "name": "Bench", "organization_name": "Bench"}))
+        .json(
+            &json!({"email": "bench@example.com", "password": PASSWORD, "name": "Bench", "organization_name": "Bench"}),
+        )
         .send()
         .await?
         .json()
@@ -135,9 +137,7 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
         closed_loop("gRPC Authenticate (uncached), c=64", 64, duration, move |_| {
             let mut client = proto::identity::identity_client::IdentityClient::new(channel.clone());
             let credential = token.clone();
-            async move {
-                client.authenticate(proto::identity::AuthenticateRequest { credential }).await.is_ok()
-            }
+            async move { client.authenticate(proto::identity::AuthenticateRequest { credential }).await.is_ok() }
         })
         .await
     });

@@ -38,8 +38,18 @@ impl Report {
 pub fn header() -> String {
     format!(
         "| {:<46} | {:>9} | {:>7} | {:>7} | {:>8} | {:>6} |\n|{}|{}|{}|{}|{}|{}|",
-        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors",
-        "-".repeat(48), "-".repeat(11), "-".repeat(9), "-".repeat(9), "-".repeat(10), "-".repeat(8)
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "-".repeat(48),
+        "-".repeat(11),
+        "-".repeat(9),
+        "-".repeat(9),
+        "-".repeat(10),
+        "-".repeat(8)
     )
 }
 

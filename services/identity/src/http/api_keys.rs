@@ -25,8 +25,7 @@ pub struct ApiKey {
     created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, name, prefix, scopes, role, created_by, last_used_at, expires_at, created_at";
+const COLUMNS: &str = "id, name, prefix, scopes, role, created_by, last_used_at, expires_at, created_at";
 
 #[derive(Serialize)]
 pub struct CreatedKey {
@@ -50,9 +49,7 @@ fn valid_scope(s: &str) -> bool {
         || s.split_once(':').is_some_and(|(res, act)| {
             !res.is_empty()
                 && res.len() <= 40
-                && res
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
+                && res.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
                 && matches!(act, "read" | "write" | "*")
         })
 }
@@ -67,23 +64,12 @@ pub async fn create(
     let user = principal.require_user()?;
     let mut v = Validator::default();
     let name = v.check(parse_name("name", &body.name));
-    if body.scopes.is_empty()
-        || body.scopes.len() > 50
-        || !body.scopes.iter().all(|s| valid_scope(s))
-    {
-        v.check::<()>(Err(FieldError::new(
-            "scopes",
-            "one to 50 scopes like feedback:read, tickets:write or *",
-        )));
+    if body.scopes.is_empty() || body.scopes.len() > 50 || !body.scopes.iter().all(|s| valid_scope(s)) {
+        v.check::<()>(Err(FieldError::new("scopes", "one to 50 scopes like feedback:read, tickets:write or *")));
     }
     let role = match body.role.as_deref().unwrap_or("agent").parse::<Role>() {
-        Ok(Role::Owner) => v.check(Err(FieldError::new(
-            "role",
-            "an API key cannot act as owner",
-        ))),
-        Ok(r) if r > principal.role => {
-            v.check(Err(FieldError::new("role", "cannot exceed your own role")))
-        }
+        Ok(Role::Owner) => v.check(Err(FieldError::new("role", "an API key cannot act as owner"))),
+        Ok(r) if r > principal.role => v.check(Err(FieldError::new("role", "cannot exceed your own role"))),
         Ok(r) => Some(r),
         Err(e) => v.check(Err(FieldError::new("role", e))),
     };
@@ -113,13 +99,7 @@ pub async fn create(
     .bind(body.expires_at)
     .fetch_one(&state.pool)
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            key_info: info,
-            key,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedKey { key_info: info, key })))
 }
 
 #[derive(Serialize)]
@@ -160,11 +140,7 @@ pub async fn revoke(
     let hash = hash.ok_or_else(|| Problem::not_found("API key"))?;
     sessions::announce(
         &state,
-        Revocation {
-            credential_hashes: vec![hex::encode(hash)],
-            credential_ids: vec![id],
-            ..Default::default()
-        },
+        Revocation { credential_hashes: vec![hex::encode(hash)], credential_ids: vec![id], ..Default::default() },
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

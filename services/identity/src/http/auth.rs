@@ -37,10 +37,7 @@ pub async fn signup(
     v.check(check_password("password", &body.password));
     let name = v.check(parse_name("name", &body.name));
     let org_name = v.check(parse_name("organization_name", &body.organization_name));
-    let chosen_slug = body
-        .organization_slug
-        .as_deref()
-        .map(|s| v.check(Slug::parse("organization_slug", s)));
+    let chosen_slug = body.organization_slug.as_deref().map(|s| v.check(Slug::parse("organization_slug", s)));
     v.finish()?;
     let (Some(email), Some(name), Some(org_name)) = (email, name, org_name) else {
         return Err(Problem::internal().into());
@@ -62,11 +59,7 @@ pub async fn signup(
         ev::USER_CREATED,
         None,
         user.id,
-        ev::UserCreated {
-            user_id: user.id,
-            email: user.email.clone(),
-            name: user.name.clone(),
-        },
+        ev::UserCreated { user_id: user.id, email: user.email.clone(), name: user.name.clone() },
     )
     .await?;
     emit_org_created(&mut tx, &org, Some(user.id)).await?;
@@ -75,27 +68,13 @@ pub async fn signup(
         ev::MEMBER_ADDED,
         Some(org.id),
         user.id,
-        ev::MemberAdded {
-            organization_id: org.id,
-            user_id: user.id,
-            role: Role::Owner.as_str().to_owned(),
-        },
+        ev::MemberAdded { organization_id: org.id, user_id: user.id, role: Role::Owner.as_str().to_owned() },
     )
     .await?;
     send_verification(&mut tx, &state, user.id, &user.email, Some(org.id)).await?;
-    let issued = sessions::create(
-        &mut tx,
-        &state.config,
-        user.id,
-        org.id,
-        &client_info(&headers),
-    )
-    .await?;
+    let issued = sessions::create(&mut tx, &state.config, user.id, org.id, &client_info(&headers)).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AuthResponse::new(issued, user, org, Role::Owner.as_str())),
-    ))
+    Ok((StatusCode::CREATED, Json(AuthResponse::new(issued, user, org, Role::Owner.as_str()))))
 }
 
 /// Inserts an organization; an explicit slug that is taken is a 409, a derived one gets a suffix.
@@ -113,17 +92,12 @@ pub(crate) async fn create_org(
         };
     }
     let base = Slug::from_name(name);
-    let taken: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE slug = $1)")
-            .bind(base.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
+    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE slug = $1)")
+        .bind(base.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
     let slug = if taken {
-        format!(
-            "{}-{}",
-            base.as_str(),
-            &Uuid::new_v4().simple().to_string()[..6]
-        )
+        format!("{}-{}", base.as_str(), &Uuid::new_v4().simple().to_string()[..6])
     } else {
         base.as_str().to_owned()
     };
@@ -165,14 +139,7 @@ async fn send_verification(
 ) -> anyhow::Result<()> {
     let token = tokens::new_token("");
     let expires = Utc::now() + chrono::Duration::from_std(state.config.verification_ttl)?;
-    store::insert_one_time_token(
-        conn,
-        OneTimeTable::EmailVerification,
-        user,
-        &tokens::hash(&token),
-        expires,
-    )
-    .await?;
+    store::insert_one_time_token(conn, OneTimeTable::EmailVerification, user, &tokens::hash(&token), expires).await?;
     events::send_mail(
         conn,
         org,
@@ -180,10 +147,7 @@ async fn send_verification(
             to: email.to_owned(),
             template: "email_verification".to_owned(),
             subject: "Confirm your email address".to_owned(),
-            link: Some(format!(
-                "{}/verify-email?token={token}",
-                state.config.app_base_url
-            )),
+            link: Some(format!("{}/verify-email?token={token}", state.config.app_base_url)),
             variables: Default::default(),
         },
     )
@@ -207,30 +171,20 @@ pub async fn login(
     let email = body.email.trim().to_lowercase();
     let mut conn = state.pool.acquire().await?;
     if let Some(retry) = locked_for(&mut conn, &email).await? {
-        return Err(Problem::too_many_requests(retry)
-            .detail("too many failed sign-ins; try again later")
-            .into());
+        return Err(Problem::too_many_requests(retry).detail("too many failed sign-ins; try again later").into());
     }
     let found = store::credentials_by_email(&mut conn, &email).await?;
     drop(conn);
-    let verified = state
-        .passwords
-        .verify(found.as_ref().map(|f| f.1.as_str()), &body.password)
-        .await?;
+    let verified = state.passwords.verify(found.as_ref().map(|f| f.1.as_str()), &body.password).await?;
     let user_id = match found {
         Some((id, _, active)) if verified && active => id,
         _ => {
             record_failure(&state, &email).await?;
-            return Err(Problem::unauthorized()
-                .detail("invalid email or password")
-                .into());
+            return Err(Problem::unauthorized().detail("invalid email or password").into());
         }
     };
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM login_throttle WHERE email = $1")
-        .bind(&email)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM login_throttle WHERE email = $1").bind(&email).execute(&mut *tx).await?;
     let membership: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT m.organization_id, m.role FROM memberships m JOIN organizations o ON o.id = m.organization_id \
          WHERE m.user_id = $1 AND ($2::text IS NULL OR o.slug = $2 OR o.id::text = $2) \
@@ -247,20 +201,9 @@ pub async fn login(
         }
         .into());
     };
-    let issued = sessions::create(
-        &mut tx,
-        &state.config,
-        user_id,
-        org_id,
-        &client_info(&headers),
-    )
-    .await?;
-    let user = store::user(&mut tx, user_id)
-        .await?
-        .ok_or_else(Problem::unauthorized)?;
-    let org = store::organization(&mut tx, org_id)
-        .await?
-        .ok_or_else(Problem::unauthorized)?;
+    let issued = sessions::create(&mut tx, &state.config, user_id, org_id, &client_info(&headers)).await?;
+    let user = store::user(&mut tx, user_id).await?.ok_or_else(Problem::unauthorized)?;
+    let org = store::organization(&mut tx, org_id).await?.ok_or_else(Problem::unauthorized)?;
     tx.commit().await?;
     Ok(Json(AuthResponse::new(issued, user, org, &role)))
 }
@@ -310,10 +253,7 @@ pub struct RefreshRequest {
 }
 
 /// `POST /v1/auth/refresh`: rotates the refresh token; a reused one revokes the session.
-pub async fn refresh(
-    State(state): State<AppState>,
-    Json(body): Json<RefreshRequest>,
-) -> ApiResult<Json<AuthResponse>> {
+pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<Json<AuthResponse>> {
     let mut tx = state.pool.begin().await?;
     let outcome = sessions::refresh(&mut tx, &state.config, &body.refresh_token).await?;
     match outcome {
@@ -321,38 +261,17 @@ pub async fn refresh(
         Refreshed::Reused { session } => {
             tx.commit().await?;
             tracing::warn!(%session, "refresh token reused; session revoked");
-            sessions::announce(
-                &state,
-                Revocation {
-                    credential_ids: vec![session],
-                    ..Default::default()
-                },
-            )
-            .await;
+            sessions::announce(&state, Revocation { credential_ids: vec![session], ..Default::default() }).await;
             Err(Problem::unauthorized().into())
         }
-        Refreshed::Issued {
-            issued,
-            user,
-            org,
-            old_access_hash,
-        } => {
-            let role = store::role(&mut tx, org, user)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
-            let user = store::user(&mut tx, user)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
-            let org = store::organization(&mut tx, org)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
+        Refreshed::Issued { issued, user, org, old_access_hash } => {
+            let role = store::role(&mut tx, org, user).await?.ok_or_else(Problem::unauthorized)?;
+            let user = store::user(&mut tx, user).await?.ok_or_else(Problem::unauthorized)?;
+            let org = store::organization(&mut tx, org).await?.ok_or_else(Problem::unauthorized)?;
             tx.commit().await?;
             sessions::announce(
                 &state,
-                Revocation {
-                    credential_hashes: vec![hex::encode(old_access_hash)],
-                    ..Default::default()
-                },
+                Revocation { credential_hashes: vec![hex::encode(old_access_hash)], ..Default::default() },
             )
             .await;
             Ok(Json(AuthResponse::new(issued, user, org, role.as_str())))
@@ -363,20 +282,12 @@ pub async fn refresh(
 /// `POST /v1/auth/logout`: ends the calling session.
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     if principal.kind != platform::auth::CredentialKind::Session {
-        return Err(
-            Problem::forbidden("API keys are revoked with DELETE /v1/api-keys/{id}").into(),
-        );
+        return Err(Problem::forbidden("API keys are revoked with DELETE /v1/api-keys/{id}").into());
     }
     let mut conn = state.pool.acquire().await?;
     sessions::revoke(&mut conn, principal.credential_id).await?;
-    sessions::announce(
-        &state,
-        Revocation {
-            credential_ids: vec![principal.credential_id],
-            ..Default::default()
-        },
-    )
-    .await;
+    sessions::announce(&state, Revocation { credential_ids: vec![principal.credential_id], ..Default::default() })
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -407,14 +318,7 @@ async fn start_reset(state: &AppState, email: &str) -> anyhow::Result<()> {
     };
     let token = tokens::new_token("");
     let expires = Utc::now() + chrono::Duration::from_std(state.config.reset_ttl)?;
-    store::insert_one_time_token(
-        &mut tx,
-        OneTimeTable::PasswordReset,
-        user,
-        &tokens::hash(&token),
-        expires,
-    )
-    .await?;
+    store::insert_one_time_token(&mut tx, OneTimeTable::PasswordReset, user, &tokens::hash(&token), expires).await?;
     events::send_mail(
         &mut tx,
         None,
@@ -422,10 +326,7 @@ async fn start_reset(state: &AppState, email: &str) -> anyhow::Result<()> {
             to: email.to_owned(),
             template: "password_reset".to_owned(),
             subject: "Reset your password".to_owned(),
-            link: Some(format!(
-                "{}/reset-password?token={token}",
-                state.config.app_base_url
-            )),
+            link: Some(format!("{}/reset-password?token={token}", state.config.app_base_url)),
             variables: Default::default(),
         },
     )
@@ -452,38 +353,21 @@ pub async fn confirm_password_reset(
     check_password("password", &body.password).map_err(|e| Problem::validation(vec![e]))?;
     let hash = state.passwords.hash(&body.password).await?;
     let mut tx = state.pool.begin().await?;
-    let user = store::consume_one_time_token(
-        &mut tx,
-        OneTimeTable::PasswordReset,
-        &tokens::hash(&body.token),
-    )
-    .await?
-    .ok_or_else(invalid_token)?;
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+    let user = store::consume_one_time_token(&mut tx, OneTimeTable::PasswordReset, &tokens::hash(&body.token))
+        .await?
+        .ok_or_else(invalid_token)?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(user).bind(&hash).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM login_throttle WHERE email = (SELECT lower(email) FROM users WHERE id = $1)")
         .bind(user)
-        .bind(&hash)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "DELETE FROM login_throttle WHERE email = (SELECT lower(email) FROM users WHERE id = $1)",
-    )
-    .bind(user)
-    .execute(&mut *tx)
-    .await?;
     let revoked = sessions::revoke_all(&mut tx, user, None).await?;
     sqlx::query("UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, now()) WHERE session_id = ANY($1)")
         .bind(&revoked)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    sessions::announce(
-        &state,
-        Revocation {
-            user_ids: vec![user],
-            ..Default::default()
-        },
-    )
-    .await;
+    sessions::announce(&state, Revocation { user_ids: vec![user], ..Default::default() }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -493,47 +377,26 @@ pub struct VerifyRequest {
 }
 
 /// `POST /v1/auth/verify-email`.
-pub async fn verify_email(
-    State(state): State<AppState>,
-    Json(body): Json<VerifyRequest>,
-) -> ApiResult<StatusCode> {
+pub async fn verify_email(State(state): State<AppState>, Json(body): Json<VerifyRequest>) -> ApiResult<StatusCode> {
     let mut tx = state.pool.begin().await?;
-    let user = store::consume_one_time_token(
-        &mut tx,
-        OneTimeTable::EmailVerification,
-        &tokens::hash(&body.token),
-    )
-    .await?
-    .ok_or_else(invalid_token)?;
-    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1")
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
+    let user = store::consume_one_time_token(&mut tx, OneTimeTable::EmailVerification, &tokens::hash(&body.token))
+        .await?
+        .ok_or_else(invalid_token)?;
+    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1").bind(user).execute(&mut *tx).await?;
     tx.commit().await?;
+    sessions::announce(&state, Revocation { changed_users: vec![user], ..Default::default() }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/auth/verify-email/resend`: a new verification mail to the caller.
-pub async fn resend_verification(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> ApiResult<StatusCode> {
+pub async fn resend_verification(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     let user_id = principal.require_user()?;
     let mut tx = state.pool.begin().await?;
-    let user = store::user(&mut tx, user_id)
-        .await?
-        .ok_or_else(Problem::unauthorized)?;
+    let user = store::user(&mut tx, user_id).await?.ok_or_else(Problem::unauthorized)?;
     if user.email_verified {
         return Err(Problem::conflict("the email address is already verified").into());
     }
-    send_verification(
-        &mut tx,
-        &state,
-        user.id,
-        &user.email,
-        Some(principal.org_id),
-    )
-    .await?;
+    send_verification(&mut tx, &state, user.id, &user.email, Some(principal.org_id)).await?;
     tx.commit().await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -92,12 +92,7 @@ fn can_write(p: &Principal) -> Result<(), Problem> {
     super::require_write(p)
 }
 
-async fn ensure_member(
-    conn: &mut PgConnection,
-    org: Uuid,
-    user: Uuid,
-    field: &str,
-) -> ApiResult<()> {
+async fn ensure_member(conn: &mut PgConnection, org: Uuid, user: Uuid, field: &str) -> ApiResult<()> {
     if crate::store::role(conn, org, user).await?.is_none() {
         return Err(invalid(field, "is not a member of this organization").into());
     }
@@ -121,8 +116,7 @@ async fn create(
     body: UnitBody,
 ) -> ApiResult<(StatusCode, Json<UnitView>)> {
     can_write(p)?;
-    let name = parse_name("name", body.name.as_deref().unwrap_or(""))
-        .map_err(|e| Problem::validation(vec![e]))?;
+    let name = parse_name("name", body.name.as_deref().unwrap_or("")).map_err(|e| Problem::validation(vec![e]))?;
     let mut tx = state.pool.begin().await?;
     if let Some(m) = body.manager_id {
         ensure_member(&mut tx, p.org_id, m, "manager_id").await?;
@@ -158,15 +152,13 @@ async fn list(state: &AppState, p: &Principal, unit: Unit) -> ApiResult<Json<Uni
 }
 
 async fn find(conn: &mut PgConnection, org: Uuid, unit: Unit, id: Uuid) -> ApiResult<UnitView> {
-    let mut view: UnitView = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM {} WHERE id = $1 AND organization_id = $2",
-        unit.table()
-    ))
-    .bind(id)
-    .bind(org)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| Problem::not_found(unit.noun()))?;
+    let mut view: UnitView =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM {} WHERE id = $1 AND organization_id = $2", unit.table()))
+            .bind(id)
+            .bind(org)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| Problem::not_found(unit.noun()))?;
     if matches!(unit, Unit::Team) {
         view.members = Some(team_members(conn, id).await?);
     }
@@ -183,20 +175,10 @@ pub async fn team_members(conn: &mut PgConnection, team: Uuid) -> sqlx::Result<V
     .await
 }
 
-async fn update(
-    state: &AppState,
-    p: &Principal,
-    unit: Unit,
-    id: Uuid,
-    body: UnitBody,
-) -> ApiResult<Json<UnitView>> {
+async fn update(state: &AppState, p: &Principal, unit: Unit, id: Uuid, body: UnitBody) -> ApiResult<Json<UnitView>> {
     can_write(p)?;
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| parse_name("name", n))
-        .transpose()
-        .map_err(|e| Problem::validation(vec![e]))?;
+    let name =
+        body.name.as_deref().map(|n| parse_name("name", n)).transpose().map_err(|e| Problem::validation(vec![e]))?;
     let mut tx = state.pool.begin().await?;
     if let Some(m) = body.manager_id {
         ensure_member(&mut tx, p.org_id, m, "manager_id").await?;
@@ -226,14 +208,11 @@ async fn update(
 
 async fn delete(state: &AppState, p: &Principal, unit: Unit, id: Uuid) -> ApiResult<StatusCode> {
     can_write(p)?;
-    let done = sqlx::query(&format!(
-        "DELETE FROM {} WHERE id = $1 AND organization_id = $2",
-        unit.table()
-    ))
-    .bind(id)
-    .bind(p.org_id)
-    .execute(&state.pool)
-    .await?;
+    let done = sqlx::query(&format!("DELETE FROM {} WHERE id = $1 AND organization_id = $2", unit.table()))
+        .bind(id)
+        .bind(p.org_id)
+        .execute(&state.pool)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(Problem::not_found(unit.noun()).into());
     }
@@ -250,11 +229,7 @@ pub async fn create_team(
 pub async fn list_teams(State(s): State<AppState>, p: Principal) -> ApiResult<Json<UnitList>> {
     list(&s, &p, Unit::Team).await
 }
-pub async fn get_team(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<UnitView>> {
+pub async fn get_team(State(s): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<UnitView>> {
     can_read(&p)?;
     let mut conn = s.pool.acquire().await?;
     Ok(Json(find(&mut conn, p.org_id, Unit::Team, id).await?))
@@ -267,11 +242,7 @@ pub async fn update_team(
 ) -> ApiResult<Json<UnitView>> {
     update(&s, &p, Unit::Team, id, b).await
 }
-pub async fn delete_team(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+pub async fn delete_team(State(s): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     delete(&s, &p, Unit::Team, id).await
 }
 pub async fn create_department(
@@ -281,10 +252,7 @@ pub async fn create_department(
 ) -> ApiResult<(StatusCode, Json<UnitView>)> {
     create(&s, &p, Unit::Department, b).await
 }
-pub async fn list_departments(
-    State(s): State<AppState>,
-    p: Principal,
-) -> ApiResult<Json<UnitList>> {
+pub async fn list_departments(State(s): State<AppState>, p: Principal) -> ApiResult<Json<UnitList>> {
     list(&s, &p, Unit::Department).await
 }
 pub async fn get_department(
@@ -304,11 +272,7 @@ pub async fn update_department(
 ) -> ApiResult<Json<UnitView>> {
     update(&s, &p, Unit::Department, id, b).await
 }
-pub async fn delete_department(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+pub async fn delete_department(State(s): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     delete(&s, &p, Unit::Department, id).await
 }
 
@@ -325,11 +289,8 @@ pub async fn add_team_member(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<UnitView>> {
     can_write(&p)?;
-    let body: TeamMemberBody = if body.is_empty() {
-        TeamMemberBody::default()
-    } else {
-        platform::extract::parse_json(&body)?
-    };
+    let body: TeamMemberBody =
+        if body.is_empty() { TeamMemberBody::default() } else { platform::extract::parse_json(&body)? };
     let role = body.role.unwrap_or_else(|| "member".to_owned());
     if role != "member" && role != "lead" {
         return Err(invalid("role", "member or lead").into());

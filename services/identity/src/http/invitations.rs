@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
+use platform::auth::{Principal, Revocation, Role};
 use platform::extract::{Json, Path, Query};
 use platform::pagination::{Cursor, Page, PageQuery};
 use platform::{ApiResult, Problem};
@@ -29,8 +29,7 @@ pub struct Invitation {
     created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, email, role, department_id, invited_by, status, expires_at, accepted_at, created_at";
+const COLUMNS: &str = "id, email, role, department_id, invited_by, status, expires_at, accepted_at, created_at";
 
 #[derive(Deserialize)]
 pub struct CreateInvitation {
@@ -51,10 +50,7 @@ pub async fn create(
     let mut v = Validator::default();
     let email = v.check(Email::parse("email", &body.email));
     let role = v.check(match body.role.parse::<Role>() {
-        Ok(Role::Owner) => Err(platform::FieldError::new(
-            "role",
-            "owners are made by promoting a member",
-        )),
+        Ok(Role::Owner) => Err(platform::FieldError::new("role", "owners are made by promoting a member")),
         Ok(r) => Ok(r),
         Err(e) => Err(platform::FieldError::new("role", e)),
     });
@@ -75,25 +71,25 @@ pub async fn create(
         return Err(Problem::conflict("this person is already a member").into());
     }
     if let Some(dept) = body.department_id {
-        let ok: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM departments WHERE id = $1 AND organization_id = $2)",
-        )
-        .bind(dept)
-        .bind(principal.org_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let ok: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM departments WHERE id = $1 AND organization_id = $2)")
+                .bind(dept)
+                .bind(principal.org_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if !ok {
             return Err(invalid("department_id", "no such department").into());
         }
     }
-    sqlx::query("UPDATE invitations SET status = 'cancelled' WHERE organization_id = $1 AND email = $2 AND status = 'pending'")
-        .bind(principal.org_id)
-        .bind(email.as_str())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE invitations SET status = 'cancelled' WHERE organization_id = $1 AND email = $2 AND status = 'pending'",
+    )
+    .bind(principal.org_id)
+    .bind(email.as_str())
+    .execute(&mut *tx)
+    .await?;
     let token = tokens::new_token("");
-    let expires = Utc::now()
-        + chrono::Duration::from_std(state.config.invitation_ttl).map_err(anyhow::Error::new)?;
+    let expires = Utc::now() + chrono::Duration::from_std(state.config.invitation_ttl).map_err(anyhow::Error::new)?;
     let invitation: Invitation = sqlx::query_as(&format!(
         "INSERT INTO invitations (id, organization_id, email, role, department_id, token_hash, invited_by, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
@@ -132,14 +128,8 @@ pub async fn create(
         MailSend {
             to: invitation.email.clone(),
             template: "invitation".to_owned(),
-            subject: format!(
-                "You are invited to join {} on Switchboard",
-                principal.org_slug
-            ),
-            link: Some(format!(
-                "{}/accept-invitation?token={token}",
-                state.config.app_base_url
-            )),
+            subject: format!("You are invited to join {} on Switchboard", principal.org_slug),
+            link: Some(format!("{}/accept-invitation?token={token}", state.config.app_base_url)),
             variables,
         },
     )
@@ -180,10 +170,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(Page::from_rows(rows, limit, |i| Cursor {
-        time: i.created_at,
-        id: i.id,
-    })))
+    Ok(Json(Page::from_rows(rows, limit, |i| Cursor { time: i.created_at, id: i.id })))
 }
 
 /// `DELETE /v1/invitations/{id}` (admin): cancels a pending invitation.
@@ -245,9 +232,7 @@ pub async fn accept(
     let user_id = match existing {
         Some((id, hash, _)) => {
             if !state.passwords.verify(Some(&hash), &body.password).await? {
-                return Err(Problem::unauthorized()
-                    .detail("the password of the existing account is required")
-                    .into());
+                return Err(Problem::unauthorized().detail("the password of the existing account is required").into());
             }
             id
         }
@@ -259,19 +244,13 @@ pub async fn accept(
             v.finish()?;
             let hash = state.passwords.hash(&body.password).await?;
             // The link reached this mailbox, so the address is verified.
-            let user =
-                store::insert_user(&mut tx, &inv.email, &name.unwrap_or_default(), &hash, true)
-                    .await?;
+            let user = store::insert_user(&mut tx, &inv.email, &name.unwrap_or_default(), &hash, true).await?;
             events::emit(
                 &mut tx,
                 ev::USER_CREATED,
                 None,
                 user.id,
-                ev::UserCreated {
-                    user_id: user.id,
-                    email: user.email.clone(),
-                    name: user.name.clone(),
-                },
+                ev::UserCreated { user_id: user.id, email: user.email.clone(), name: user.name.clone() },
             )
             .await?;
             user.id
@@ -288,11 +267,7 @@ pub async fn accept(
             ev::MEMBER_ADDED,
             Some(inv.organization_id),
             user_id,
-            ev::MemberAdded {
-                organization_id: inv.organization_id,
-                user_id,
-                role: role.as_str().to_owned(),
-            },
+            ev::MemberAdded { organization_id: inv.organization_id, user_id, role: role.as_str().to_owned() },
         )
         .await?;
     }
@@ -309,28 +284,11 @@ pub async fn accept(
         },
     )
     .await?;
-    let issued = sessions::create(
-        &mut tx,
-        &state.config,
-        user_id,
-        inv.organization_id,
-        &client_info(&headers),
-    )
-    .await?;
-    let actual_role = store::role(&mut tx, inv.organization_id, user_id)
-        .await?
-        .unwrap_or(role);
-    let user = store::user(&mut tx, user_id)
-        .await?
-        .ok_or_else(Problem::internal)?;
-    let org = store::organization(&mut tx, inv.organization_id)
-        .await?
-        .ok_or_else(Problem::internal)?;
+    let issued = sessions::create(&mut tx, &state.config, user_id, inv.organization_id, &client_info(&headers)).await?;
+    let actual_role = store::role(&mut tx, inv.organization_id, user_id).await?.unwrap_or(role);
+    let user = store::user(&mut tx, user_id).await?.ok_or_else(Problem::internal)?;
+    let org = store::organization(&mut tx, inv.organization_id).await?.ok_or_else(Problem::internal)?;
     tx.commit().await?;
-    Ok(Json(AuthResponse::new(
-        issued,
-        user,
-        org,
-        actual_role.as_str(),
-    )))
+    sessions::announce(&state, Revocation { changed_users: vec![user_id], ..Default::default() }).await;
+    Ok(Json(AuthResponse::new(issued, user, org, actual_role.as_str())))
 }

@@ -54,10 +54,7 @@ pub async fn page(
     .bind(limit + 1)
     .fetch_all(conn)
     .await?;
-    Ok(Page::from_rows(rows, limit, |m| Cursor {
-        time: m.joined_at,
-        id: m.user_id,
-    }))
+    Ok(Page::from_rows(rows, limit, |m| Cursor { time: m.joined_at, id: m.user_id }))
 }
 
 /// `GET /v1/members?role=&limit=&cursor=` (agent and above).
@@ -70,17 +67,11 @@ pub async fn list(
     super::require_read(&principal)?;
     let (limit, cursor) = q.page.parse()?;
     let roles: Vec<String> = match q.role {
-        Some(r) => vec![r
-            .parse::<Role>()
-            .map_err(|e| invalid("role", &e))?
-            .as_str()
-            .to_owned()],
+        Some(r) => vec![r.parse::<Role>().map_err(|e| invalid("role", &e))?.as_str().to_owned()],
         None => Vec::new(),
     };
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        page(&mut conn, principal.org_id, &roles, limit, cursor).await?,
-    ))
+    Ok(Json(page(&mut conn, principal.org_id, &roles, limit, cursor).await?))
 }
 
 async fn find(conn: &mut PgConnection, org: Uuid, user: Uuid) -> ApiResult<Member> {
@@ -111,12 +102,11 @@ pub async fn get(
 
 /// Locks the organization's owners and answers how many there are.
 async fn lock_owners(conn: &mut PgConnection, org: Uuid) -> sqlx::Result<usize> {
-    let owners: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT user_id FROM memberships WHERE organization_id = $1 AND role = 'owner' FOR UPDATE",
-    )
-    .bind(org)
-    .fetch_all(conn)
-    .await?;
+    let owners: Vec<Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM memberships WHERE organization_id = $1 AND role = 'owner' FOR UPDATE")
+            .bind(org)
+            .fetch_all(conn)
+            .await?;
     Ok(owners.len())
 }
 
@@ -143,10 +133,7 @@ pub async fn change_role(
         return Err(Problem::forbidden("only an owner can grant or take away ownership").into());
     }
     if before == Role::Owner && role != Role::Owner && owners <= 1 {
-        return Err(Problem::conflict(
-            "the last owner cannot be demoted; make someone else owner first",
-        )
-        .into());
+        return Err(Problem::conflict("the last owner cannot be demoted; make someone else owner first").into());
     }
     if before == role {
         return Ok(Json(member));
@@ -174,14 +161,7 @@ pub async fn change_role(
     let member = find(&mut tx, principal.org_id, user).await?;
     tx.commit().await?;
     // Cached principals carry the old role: drop them everywhere.
-    sessions::announce(
-        &state,
-        Revocation {
-            user_ids: vec![user],
-            ..Default::default()
-        },
-    )
-    .await;
+    sessions::announce(&state, Revocation { user_ids: vec![user], ..Default::default() }).await;
     Ok(Json(member))
 }
 
@@ -200,10 +180,7 @@ pub async fn remove(
     let member = find(&mut tx, principal.org_id, user).await?;
     let role: Role = member.role.parse().map_err(anyhow::Error::msg)?;
     if role == Role::Owner && owners <= 1 {
-        return Err(Problem::conflict(
-            "the last owner cannot leave; make someone else owner first",
-        )
-        .into());
+        return Err(Problem::conflict("the last owner cannot leave; make someone else owner first").into());
     }
     if role == Role::Owner && actor != user && principal.role != Role::Owner {
         return Err(Problem::forbidden("only an owner can remove an owner").into());
@@ -226,21 +203,11 @@ pub async fn remove(
         ev::MEMBER_REMOVED,
         Some(principal.org_id),
         user,
-        ev::MemberRemoved {
-            organization_id: principal.org_id,
-            user_id: user,
-            actor_id: Some(actor),
-        },
+        ev::MemberRemoved { organization_id: principal.org_id, user_id: user, actor_id: Some(actor) },
     )
     .await?;
     tx.commit().await?;
-    sessions::announce(
-        &state,
-        Revocation {
-            credential_ids: revoked,
-            ..Default::default()
-        },
-    )
-    .await;
+    sessions::announce(&state, Revocation { credential_ids: revoked, changed_users: vec![user], ..Default::default() })
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,60 +29,30 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/login", post(auth::login))
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
-        .route(
-            "/v1/auth/password-reset",
-            post(auth::request_password_reset),
-        )
-        .route(
-            "/v1/auth/password-reset/confirm",
-            post(auth::confirm_password_reset),
-        )
+        .route("/v1/auth/password-reset", post(auth::request_password_reset))
+        .route("/v1/auth/password-reset/confirm", post(auth::confirm_password_reset))
         .route("/v1/auth/verify-email", post(auth::verify_email))
-        .route(
-            "/v1/auth/verify-email/resend",
-            post(auth::resend_verification),
-        )
+        .route("/v1/auth/verify-email/resend", post(auth::resend_verification))
         .route("/v1/me", get(me::me))
         .route("/v1/sessions", get(me::sessions))
         .route("/v1/sessions/{id}", delete(me::revoke_session))
         .route("/v1/orgs", get(orgs::list).post(orgs::create))
         .route("/v1/orgs/current", get(orgs::current).patch(orgs::update))
         .route("/v1/members", get(members::list))
-        .route(
-            "/v1/members/{user_id}",
-            get(members::get)
-                .patch(members::change_role)
-                .delete(members::remove),
-        )
-        .route(
-            "/v1/invitations",
-            get(invitations::list).post(invitations::create),
-        )
+        .route("/v1/members/{user_id}", get(members::get).patch(members::change_role).delete(members::remove))
+        .route("/v1/invitations", get(invitations::list).post(invitations::create))
         .route("/v1/invitations/accept", post(invitations::accept))
         .route("/v1/invitations/{id}", delete(invitations::cancel))
-        .route(
-            "/v1/teams",
-            get(directory::list_teams).post(directory::create_team),
-        )
-        .route(
-            "/v1/teams/{id}",
-            get(directory::get_team)
-                .patch(directory::update_team)
-                .delete(directory::delete_team),
-        )
+        .route("/v1/teams", get(directory::list_teams).post(directory::create_team))
+        .route("/v1/teams/{id}", get(directory::get_team).patch(directory::update_team).delete(directory::delete_team))
         .route(
             "/v1/teams/{id}/members/{user_id}",
             put(directory::add_team_member).delete(directory::remove_team_member),
         )
-        .route(
-            "/v1/departments",
-            get(directory::list_departments).post(directory::create_department),
-        )
+        .route("/v1/departments", get(directory::list_departments).post(directory::create_department))
         .route(
             "/v1/departments/{id}",
-            get(directory::get_department)
-                .patch(directory::update_department)
-                .delete(directory::delete_department),
+            get(directory::get_department).patch(directory::update_department).delete(directory::delete_department),
         )
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
@@ -122,10 +92,7 @@ pub fn client_info(headers: &HeaderMap) -> ClientInfo {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().chars().take(64).collect());
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     ClientInfo { ip, user_agent }
 }
 

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use platform::auth::{Principal, Role};
+use platform::auth::{Principal, Revocation, Role};
 use platform::extract::Json;
 use platform::{ApiResult, Problem};
 use proto::events as ev;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{create_org, emit_org_created, invalid};
 use crate::domain::{parse_name, Slug, Validator};
 use crate::store::{self, Organization, ORG_COLUMNS};
-use crate::{events, AppState};
+use crate::{events, sessions, AppState};
 
 #[derive(Serialize, sqlx::FromRow)]
 pub struct OrgWithRole {
@@ -30,11 +30,7 @@ pub struct OrgList {
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<OrgList>> {
     let data = match principal.user_id {
         Some(user) => {
-            let cols = ORG_COLUMNS
-                .split(", ")
-                .map(|c| format!("o.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let cols = ORG_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ");
             sqlx::query_as(&format!(
                 "SELECT {cols}, m.role FROM memberships m JOIN organizations o ON o.id = m.organization_id \
                  WHERE m.user_id = $1 ORDER BY m.created_at"
@@ -45,13 +41,8 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiRes
         }
         None => {
             let mut conn = state.pool.acquire().await?;
-            let org = store::organization(&mut conn, principal.org_id)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
-            vec![OrgWithRole {
-                organization: org,
-                role: principal.role.as_str().to_owned(),
-            }]
+            let org = store::organization(&mut conn, principal.org_id).await?.ok_or_else(Problem::unauthorized)?;
+            vec![OrgWithRole { organization: org, role: principal.role.as_str().to_owned() }]
         }
     };
     Ok(Json(OrgList { data }))
@@ -72,10 +63,7 @@ pub async fn create(
     let user = principal.require_user()?;
     let mut v = Validator::default();
     let name = v.check(parse_name("name", &body.name));
-    let slug = body
-        .slug
-        .as_deref()
-        .map(|s| v.check(Slug::parse("slug", s)));
+    let slug = body.slug.as_deref().map(|s| v.check(Slug::parse("slug", s)));
     v.finish()?;
     let name = name.ok_or_else(Problem::internal)?;
     let mut tx = state.pool.begin().await?;
@@ -87,34 +75,18 @@ pub async fn create(
         ev::MEMBER_ADDED,
         Some(org.id),
         user,
-        ev::MemberAdded {
-            organization_id: org.id,
-            user_id: user,
-            role: Role::Owner.as_str().to_owned(),
-        },
+        ev::MemberAdded { organization_id: org.id, user_id: user, role: Role::Owner.as_str().to_owned() },
     )
     .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(OrgWithRole {
-            organization: org,
-            role: Role::Owner.as_str().to_owned(),
-        }),
-    ))
+    sessions::announce(&state, Revocation { changed_users: vec![user], ..Default::default() }).await;
+    Ok((StatusCode::CREATED, Json(OrgWithRole { organization: org, role: Role::Owner.as_str().to_owned() })))
 }
 
 /// `GET /v1/orgs/current`.
-pub async fn current(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> ApiResult<Json<Organization>> {
+pub async fn current(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Organization>> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        store::organization(&mut conn, principal.org_id)
-            .await?
-            .ok_or_else(Problem::unauthorized)?,
-    ))
+    Ok(Json(store::organization(&mut conn, principal.org_id).await?.ok_or_else(Problem::unauthorized)?))
 }
 
 #[derive(Deserialize)]
@@ -137,10 +109,7 @@ pub async fn update(
     super::require_write(&principal)?;
     let mut v = Validator::default();
     let name = body.name.as_deref().map(|n| v.check(parse_name("name", n)));
-    for (field, value) in [
-        ("logo_url", &body.logo_url),
-        ("website_url", &body.website_url),
-    ] {
+    for (field, value) in [("logo_url", &body.logo_url), ("website_url", &body.website_url)] {
         if let Some(url) = value {
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500 {
                 v.check::<()>(Err(platform::FieldError::new(
@@ -167,5 +136,6 @@ pub async fn update(
     .bind(body.settings.map(serde_json::Value::Object))
     .fetch_one(&state.pool)
     .await?;
+    sessions::announce(&state, Revocation { changed_orgs: vec![org.id], ..Default::default() }).await;
     Ok(Json(org))
 }

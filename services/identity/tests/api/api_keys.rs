@@ -13,13 +13,8 @@ async fn api_keys_are_shown_once_and_listed_by_prefix() {
     let app = spawn_app().await;
     let owner = app.signup("ada@example.com", "Acme").await;
     let t = token(&owner);
-    let r = app
-        .post(
-            "/v1/api-keys",
-            &json!({"name": "CI", "scopes": ["feedback:read", "identity:read"]}),
-            Some(&t),
-        )
-        .await;
+    let r =
+        app.post("/v1/api-keys", &json!({"name": "CI", "scopes": ["feedback:read", "identity:read"]}), Some(&t)).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
     let key = created["key"].as_str().unwrap();
@@ -40,12 +35,7 @@ async fn api_keys_are_shown_once_and_listed_by_prefix() {
     assert!(me["user"].is_null());
     assert_eq!(app.get("/v1/members", key).await.status(), StatusCode::OK);
     // It lacks identity:write and cannot manage keys at all.
-    assert_problem(
-        app.post("/v1/teams", &json!({"name": "x"}), Some(key))
-            .await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    assert_problem(app.post("/v1/teams", &json!({"name": "x"}), Some(key)).await, StatusCode::FORBIDDEN).await;
     assert_problem(app.get("/v1/api-keys", key).await, StatusCode::FORBIDDEN).await;
     // A key with a broken checksum is refused without a lookup.
     let mut broken = key.to_owned();
@@ -59,59 +49,23 @@ async fn api_key_rules() {
     let app = spawn_app().await;
     let owner = app.signup("ada@example.com", "Acme").await;
     let t = token(&owner);
-    let r = app
-        .post("/v1/api-keys", &json!({"name": "", "scopes": []}), Some(&t))
-        .await;
+    let r = app.post("/v1/api-keys", &json!({"name": "", "scopes": []}), Some(&t)).await;
     let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
-    let r = app
-        .post(
-            "/v1/api-keys",
-            &json!({"name": "x", "scopes": ["DROP TABLE"]}),
-            Some(&t),
-        )
-        .await;
+    let r = app.post("/v1/api-keys", &json!({"name": "x", "scopes": ["DROP TABLE"]}), Some(&t)).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let r = app.post("/v1/api-keys", &json!({"name": "x", "scopes": ["*"], "role": "owner"}), Some(&t)).await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let r = app
-        .post(
-            "/v1/api-keys",
-            &json!({"name": "x", "scopes": ["*"], "role": "owner"}),
-            Some(&t),
-        )
-        .await;
-    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let r = app
-        .post(
-            "/v1/api-keys",
-            &json!({"name": "x", "scopes": ["*"], "expires_at": "2001-01-01T00:00:00Z"}),
-            Some(&t),
-        )
+        .post("/v1/api-keys", &json!({"name": "x", "scopes": ["*"], "expires_at": "2001-01-01T00:00:00Z"}), Some(&t))
         .await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let eve = app.signup("eve@example.com", "Evil").await;
-    let created: Value = app
-        .post(
-            "/v1/api-keys",
-            &json!({"name": "x", "scopes": ["*"]}),
-            Some(&t),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value =
+        app.post("/v1/api-keys", &json!({"name": "x", "scopes": ["*"]}), Some(&t)).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
-    assert_problem(
-        app.delete(&format!("/v1/api-keys/{id}"), &token(&eve))
-            .await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    assert_eq!(
-        app.get("/v1/me", created["key"].as_str().unwrap())
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_problem(app.delete(&format!("/v1/api-keys/{id}"), &token(&eve)).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(app.get("/v1/me", created["key"].as_str().unwrap()).await.status(), StatusCode::OK);
     app.stop().await;
 }
 
@@ -123,11 +77,7 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
     let b = spawn_on(&a.database_url, &a.prefix, &ttl).await;
     let owner = a.signup("ada@example.com", "Acme").await;
     let created: Value = a
-        .post(
-            "/v1/api-keys",
-            &json!({"name": "x", "scopes": ["*"]}),
-            Some(&token(&owner)),
-        )
+        .post("/v1/api-keys", &json!({"name": "x", "scopes": ["*"]}), Some(&token(&owner)))
         .await
         .json()
         .await
@@ -135,10 +85,7 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
     let key = created["key"].as_str().unwrap().to_owned();
 
     // Another service authenticates through identity's gRPC with its own cache and listener.
-    let bus =
-        platform::bus::Bus::connect(&platform::testing::nats_url(), &a.prefix, "other-service")
-            .await
-            .unwrap();
+    let bus = platform::bus::Bus::connect(&platform::testing::nats_url(), &a.prefix, "other-service").await.unwrap();
     let grpc = GrpcAuthenticator::new(&format!("http://{}", a.grpc_addr)).unwrap();
     let other = AuthClient::new(Arc::new(grpc), Duration::from_secs(600));
     let stop = CancellationToken::new();
@@ -149,12 +96,7 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
     assert!(other.authenticate(&key).await.is_ok());
 
     let id = created["id"].as_str().unwrap();
-    assert_eq!(
-        a.delete(&format!("/v1/api-keys/{id}"), &token(&owner))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(a.delete(&format!("/v1/api-keys/{id}"), &token(&owner)).await.status(), StatusCode::NO_CONTENT);
     let revoked_at = Instant::now();
     loop {
         let b_refuses = b.get("/v1/me", &key).await.status() == StatusCode::UNAUTHORIZED;
@@ -162,10 +104,7 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
         if b_refuses && other_refuses {
             break;
         }
-        assert!(
-            revoked_at.elapsed() < Duration::from_secs(1),
-            "revoked key still accepted after a second"
-        );
+        assert!(revoked_at.elapsed() < Duration::from_secs(1), "revoked key still accepted after a second");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.cancel();

@@ -39,12 +39,7 @@ async fn signup_rejects_bad_input_and_changes_nothing() {
         )
         .await;
     let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["email", "password", "name"]);
 
     let r = app
@@ -57,35 +52,19 @@ async fn signup_rejects_bad_input_and_changes_nothing() {
         .unwrap();
     assert_problem(r, StatusCode::BAD_REQUEST).await;
 
-    let r = app
-        .http
-        .post(app.url("/v1/auth/signup"))
-        .body("email=a")
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.post(app.url("/v1/auth/signup")).body("email=a").send().await.unwrap();
     assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
 
-    let r = app
-        .post("/v1/auth/signup", &json!({"email": 42}), None)
-        .await;
+    let r = app.post("/v1/auth/signup", &json!({"email": 42}), None).await;
     let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"][0]["field"], "email");
 
     let huge = "x".repeat(2 * 1024 * 1024);
-    let r = app
-        .post("/v1/auth/signup", &json!({"email": huge}), None)
-        .await;
+    let r = app.post("/v1/auth/signup", &json!({"email": huge}), None).await;
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE).await;
 
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.pool).await.unwrap();
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&app.pool).await.unwrap();
     assert_eq!((users, orgs), (0, 0));
     app.stop().await;
 }
@@ -113,14 +92,8 @@ async fn duplicate_email_and_slug_are_conflicts() {
     assert_problem(r, StatusCode::CONFLICT).await;
     // A derived slug that is taken gets a suffix instead.
     let body = app.signup("carol@example.com", "Acme").await;
-    assert!(body["organization"]["slug"]
-        .as_str()
-        .unwrap()
-        .starts_with("acme-"));
-    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    assert!(body["organization"]["slug"].as_str().unwrap().starts_with("acme-"));
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&app.pool).await.unwrap();
     assert_eq!(orgs, 2);
     app.stop().await;
 }
@@ -145,16 +118,14 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 async fn login_can_choose_the_organization() {
     let app = spawn_app().await;
     let first = app.signup("ada@example.com", "Acme").await;
-    let r = app
-        .post(
-            "/v1/orgs",
-            &json!({"name": "Second", "slug": "second-org"}),
-            Some(&token(&first)),
-        )
-        .await;
+    let r = app.post("/v1/orgs", &json!({"name": "Second", "slug": "second-org"}), Some(&token(&first))).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = app
-        .post("/v1/auth/login", &json!({"email": "ada@example.com", "password": PASSWORD, "organization": "second-org"}), None)
+        .post(
+            "/v1/auth/login",
+            &json!({"email": "ada@example.com", "password": PASSWORD, "organization": "second-org"}),
+            None,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
@@ -178,34 +149,19 @@ async fn repeated_failures_lock_the_account_until_it_unlocks_by_itself() {
     let app = spawn_app_with(&[("LOCKOUT_THRESHOLD", "3"), ("LOCKOUT_DURATION_SECS", "2")]).await;
     app.signup("ada@example.com", "Acme").await;
     for _ in 0..3 {
-        assert_eq!(
-            app.login("ada@example.com", "wrong password")
-                .await
-                .status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.login("ada@example.com", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
     }
     // Locked: even the right password is refused, with a Retry-After.
     let r = app.login("ada@example.com", PASSWORD).await;
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry));
     assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
     // Other accounts are not affected.
     app.signup("bob@example.com", "Bobs").await;
-    assert_eq!(
-        app.login("bob@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login("bob@example.com", PASSWORD).await.status(), StatusCode::OK);
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
     app.stop().await;
 }
 
@@ -214,9 +170,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = spawn_app().await;
     let first = app.signup("ada@example.com", "Acme").await;
     let r1 = first["refresh_token"].as_str().unwrap();
-    let r = app
-        .post("/v1/auth/refresh", &json!({"refresh_token": r1}), None)
-        .await;
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": r1}), None).await;
     assert_eq!(r.status(), StatusCode::OK);
     let second: Value = r.json().await.unwrap();
     let r2 = second["refresh_token"].as_str().unwrap();
@@ -224,35 +178,16 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_ne!(token(&first), token(&second));
     assert_eq!(second["user"]["email"], "ada@example.com");
     // The old access token no longer works, the new one does.
-    assert_eq!(
-        app.get("/v1/me", &token(&first)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.get("/v1/me", &token(&second)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/v1/me", &token(&first)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/v1/me", &token(&second)).await.status(), StatusCode::OK);
 
     // Reusing the rotated token revokes the whole family: the newest tokens die too.
-    let r = app
-        .post("/v1/auth/refresh", &json!({"refresh_token": r1}), None)
-        .await;
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": r1}), None).await;
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
-    assert_eq!(
-        app.get("/v1/me", &token(&second)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    let r = app
-        .post("/v1/auth/refresh", &json!({"refresh_token": r2}), None)
-        .await;
+    assert_eq!(app.get("/v1/me", &token(&second)).await.status(), StatusCode::UNAUTHORIZED);
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": r2}), None).await;
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
-    let r = app
-        .post(
-            "/v1/auth/refresh",
-            &json!({"refresh_token": "sbrt_made_up"}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": "sbrt_made_up"}), None).await;
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
     app.stop().await;
 }
@@ -261,24 +196,11 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn access_tokens_expire() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
     let body = app.signup("ada@example.com", "Acme").await;
-    assert_eq!(
-        app.get("/v1/me", &token(&body)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/v1/me", &token(&body)).await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert_problem(
-        app.get("/v1/me", &token(&body)).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    assert_problem(app.get("/v1/me", &token(&body)).await, StatusCode::UNAUTHORIZED).await;
     // The refresh token still gets a new one.
-    let r = app
-        .post(
-            "/v1/auth/refresh",
-            &json!({"refresh_token": body["refresh_token"]}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": body["refresh_token"]}), None).await;
     assert_eq!(r.status(), StatusCode::OK);
     app.stop().await;
 }
@@ -288,13 +210,7 @@ async fn idle_sessions_end() {
     let app = spawn_app_with(&[("SESSION_IDLE_TIMEOUT_SECS", "1")]).await;
     let body = app.signup("ada@example.com", "Acme").await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let r = app
-        .post(
-            "/v1/auth/refresh",
-            &json!({"refresh_token": body["refresh_token"]}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": body["refresh_token"]}), None).await;
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
     app.stop().await;
 }
@@ -303,56 +219,20 @@ async fn idle_sessions_end() {
 async fn logout_and_session_revocation() {
     let app = spawn_app().await;
     let a = app.signup("ada@example.com", "Acme").await;
-    let b: Value = app
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let list: Value = app
-        .get("/v1/sessions", &token(&a))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let b: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let list: Value = app.get("/v1/sessions", &token(&a)).await.json().await.unwrap();
     let sessions = list["data"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
-    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
 
-    assert_eq!(
-        app.delete(&format!("/v1/sessions/{other}"), &token(&a))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.get("/v1/me", &token(&b)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.delete(&format!("/v1/sessions/{other}"), &token(&a)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/v1/me", &token(&b)).await.status(), StatusCode::UNAUTHORIZED);
 
-    assert_eq!(
-        app.post("/v1/auth/logout", &json!({}), Some(&token(&a)))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_problem(
-        app.get("/v1/me", &token(&a)).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    assert_eq!(app.post("/v1/auth/logout", &json!({}), Some(&token(&a))).await.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.get("/v1/me", &token(&a)).await, StatusCode::UNAUTHORIZED).await;
     // Refresh tokens of a logged-out session are dead too.
-    let r = app
-        .post(
-            "/v1/auth/refresh",
-            &json!({"refresh_token": a["refresh_token"]}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/refresh", &json!({"refresh_token": a["refresh_token"]}), None).await;
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
     app.stop().await;
 }
@@ -362,19 +242,9 @@ async fn another_users_session_is_not_found() {
     let app = spawn_app().await;
     let a = app.signup("ada@example.com", "Acme").await;
     let b = app.signup("bob@example.com", "Bobs").await;
-    let list: Value = app
-        .get("/v1/sessions", &token(&b))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get("/v1/sessions", &token(&b)).await.json().await.unwrap();
     let bobs = list["data"][0]["id"].as_str().unwrap().to_owned();
-    assert_problem(
-        app.delete(&format!("/v1/sessions/{bobs}"), &token(&a))
-            .await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    assert_problem(app.delete(&format!("/v1/sessions/{bobs}"), &token(&a)).await, StatusCode::NOT_FOUND).await;
     assert_eq!(app.get("/v1/me", &token(&b)).await.status(), StatusCode::OK);
     app.stop().await;
 }
@@ -384,23 +254,9 @@ async fn missing_or_garbage_credentials_are_401() {
     let app = spawn_app().await;
     let r = app.http.get(app.url("/v1/me")).send().await.unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
-    assert_problem(
-        app.get("/v1/me", "sbat_garbage").await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    assert_problem(
-        app.get("/v1/me", "sbk_garbage").await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    let r = app
-        .http
-        .get(app.url("/v1/me"))
-        .header("authorization", "Basic YTpi")
-        .send()
-        .await
-        .unwrap();
+    assert_problem(app.get("/v1/me", "sbat_garbage").await, StatusCode::UNAUTHORIZED).await;
+    assert_problem(app.get("/v1/me", "sbk_garbage").await, StatusCode::UNAUTHORIZED).await;
+    let r = app.http.get(app.url("/v1/me")).header("authorization", "Basic YTpi").send().await.unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
     app.stop().await;
 }

@@ -13,18 +13,8 @@ async fn signup_publishes_cloudevents_with_the_id_as_message_id() {
     let app = spawn_app().await;
     let body = app.signup("ada@example.com", "Acme").await;
     let events = app.events(3).await;
-    let types: HashSet<&str> = events
-        .iter()
-        .map(|(_, e)| e["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        types,
-        HashSet::from([
-            "identity.user.created",
-            "identity.org.created",
-            "identity.member.added"
-        ])
-    );
+    let types: HashSet<&str> = events.iter().map(|(_, e)| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, HashSet::from(["identity.user.created", "identity.org.created", "identity.member.added"]));
     for (msg_id, e) in &events {
         assert_eq!(e["specversion"], "1.0");
         assert_eq!(&e["id"].as_str().unwrap(), msg_id);
@@ -33,16 +23,10 @@ async fn signup_publishes_cloudevents_with_the_id_as_message_id() {
         assert_eq!(e["datacontenttype"], "application/json");
         assert!(chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap()).is_ok());
         let text = e.to_string();
-        assert!(
-            !text.contains("argon2") && !text.contains("password"),
-            "no secrets in events: {text}"
-        );
+        assert!(!text.contains("argon2") && !text.contains("password"), "no secrets in events: {text}");
         assert!(!text.contains("token="), "no one-time links in events");
     }
-    let org_created = events
-        .iter()
-        .find(|(_, e)| e["type"] == "identity.org.created")
-        .unwrap();
+    let org_created = events.iter().find(|(_, e)| e["type"] == "identity.org.created").unwrap();
     assert_eq!(org_created.1["orgid"], body["organization"]["id"]);
     assert_eq!(org_created.1["data"]["slug"], "acme");
     // The verification mail went to the command stream, not to events.
@@ -57,19 +41,10 @@ async fn member_and_invitation_events() {
     let app = spawn_app().await;
     let (owner, member) = crate::members::org_with_member(&app, "agent").await;
     let id = member["user"]["id"].as_str().unwrap();
-    app.patch(
-        &format!("/v1/members/{id}"),
-        &json!({"role": "manager"}),
-        &token(&owner),
-    )
-    .await;
-    app.delete(&format!("/v1/members/{id}"), &token(&owner))
-        .await;
+    app.patch(&format!("/v1/members/{id}"), &json!({"role": "manager"}), &token(&owner)).await;
+    app.delete(&format!("/v1/members/{id}"), &token(&owner)).await;
     let events = app.events(10).await;
-    let types: Vec<&str> = events
-        .iter()
-        .map(|(_, e)| e["type"].as_str().unwrap())
-        .collect();
+    let types: Vec<&str> = events.iter().map(|(_, e)| e["type"].as_str().unwrap()).collect();
     for t in [
         "identity.invitation.created",
         "identity.invitation.accepted",
@@ -78,17 +53,8 @@ async fn member_and_invitation_events() {
     ] {
         assert!(types.contains(&t), "{t} in {types:?}");
     }
-    assert_eq!(
-        types
-            .iter()
-            .filter(|t| **t == "identity.member.added")
-            .count(),
-        2
-    );
-    let changed = events
-        .iter()
-        .find(|(_, e)| e["type"] == "identity.member.role_changed")
-        .unwrap();
+    assert_eq!(types.iter().filter(|t| **t == "identity.member.added").count(), 2);
+    let changed = events.iter().find(|(_, e)| e["type"] == "identity.member.role_changed").unwrap();
     assert_eq!(changed.1["data"]["role_before"], "agent");
     assert_eq!(changed.1["data"]["role_after"], "manager");
     app.stop().await;
@@ -103,39 +69,20 @@ struct PrivateNats {
 
 impl PrivateNats {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-        let mut s = Self {
-            port,
-            dir,
-            child: None,
-        };
+        let mut s = Self { port, dir, child: None };
         s.resume().await;
         s
     }
 
     async fn resume(&mut self) {
-        let binary = [
-            "/usr/sbin/nats-server",
-            "/usr/bin/nats-server",
-            "/usr/local/bin/nats-server",
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("nats-server");
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nats-server");
         let child = tokio::process::Command::new(binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -144,10 +91,7 @@ impl PrivateNats {
             .expect("nats-server starts");
         self.child = Some(child);
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -190,56 +134,34 @@ async fn the_outbox_delivers_every_event_exactly_once_across_a_nats_outage() {
     let checks: Value = ready.json().await.unwrap();
     assert_eq!(checks["checks"]["nats"], false);
     assert_eq!(checks["checks"]["database"], true);
-    let waiting: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE subject LIKE 'events.%'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert!(
-        waiting >= 6,
-        "the outage's events wait in the outbox ({waiting})"
-    );
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE subject LIKE 'events.%'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(waiting >= 6, "the outage's events wait in the outbox ({waiting})");
 
     nats.resume().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     loop {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.pool).await.unwrap();
         if left == 0 {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "outbox not drained: {left} left"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "outbox not drained: {left} left");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let client = async_nats::connect(&url).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    let stream = js
-        .get_stream(format!("{}_EVENTS", app.prefix))
-        .await
-        .unwrap();
+    let stream = js.get_stream(format!("{}_EVENTS", app.prefix)).await.unwrap();
     let total = stream.get_info().await.unwrap().state.messages;
     assert_eq!(total, 9, "three signups, three events each, no duplicates");
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
-        .await
-        .unwrap();
+    let consumer = stream.create_consumer(async_nats::jetstream::consumer::pull::Config::default()).await.unwrap();
     let mut batch = consumer.fetch().max_messages(9).messages().await.unwrap();
     let mut ids = HashSet::new();
     while let Some(Ok(msg)) = batch.next().await {
         let e: Value = serde_json::from_slice(&msg.payload).unwrap();
-        let header = msg
-            .headers
-            .as_ref()
-            .unwrap()
-            .get("Nats-Msg-Id")
-            .unwrap()
-            .to_string();
+        let header = msg.headers.as_ref().unwrap().get("Nats-Msg-Id").unwrap().to_string();
         assert_eq!(e["id"].as_str().unwrap(), header);
         assert!(ids.insert(header), "duplicate event");
     }

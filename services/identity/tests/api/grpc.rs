@@ -11,11 +11,7 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 use crate::helpers::*;
 
 async fn channel(app: &TestApp) -> tonic::transport::Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc_addr)).unwrap().connect().await.unwrap()
 }
 
 #[tokio::test]
@@ -23,13 +19,7 @@ async fn grpc_serves_health_and_reflection() {
     let app = spawn_app().await;
     let mut health = HealthClient::new(channel(&app).await);
     for service in ["", "switchboard.identity.v1.Identity"] {
-        let r = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let r = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
         assert_eq!(r.status, 1, "{service} serving");
     }
     let mut reflection = ServerReflectionClient::new(channel(&app).await);
@@ -37,24 +27,12 @@ async fn grpc_serves_health_and_reflection() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
     let reply = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("no service list")
-    };
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("no service list") };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"switchboard.identity.v1.Identity".to_owned()),
-        "{names:?}"
-    );
-    assert!(
-        names.contains(&"grpc.health.v1.Health".to_owned()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"switchboard.identity.v1.Identity".to_owned()), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{names:?}");
     app.stop().await;
 }
 
@@ -63,38 +41,16 @@ async fn grpc_authenticate_and_lookups_respect_tenants() {
     let app = spawn_app().await;
     let owner = app.signup("ada@example.com", "Acme").await;
     let eve = app.signup("eve@example.com", "Evil").await;
-    let team: serde_json::Value = app
-        .post(
-            "/v1/teams",
-            &json!({"name": "Support"}),
-            Some(&token(&owner)),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let team: serde_json::Value =
+        app.post("/v1/teams", &json!({"name": "Support"}), Some(&token(&owner))).await.json().await.unwrap();
     let mut client = IdentityClient::new(channel(&app).await);
 
-    let p = client
-        .authenticate(AuthenticateRequest {
-            credential: token(&owner),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let p = client.authenticate(AuthenticateRequest { credential: token(&owner) }).await.unwrap().into_inner();
     assert_eq!(p.user_id, owner["user"]["id"].as_str().unwrap());
-    assert_eq!(
-        p.organization_id,
-        owner["organization"]["id"].as_str().unwrap()
-    );
+    assert_eq!(p.organization_id, owner["organization"]["id"].as_str().unwrap());
     assert_eq!(p.role, "owner");
     assert!(p.expires_at > 0);
-    let bad = client
-        .authenticate(AuthenticateRequest {
-            credential: "sbat_nope".into(),
-        })
-        .await
-        .unwrap_err();
+    let bad = client.authenticate(AuthenticateRequest { credential: "sbat_nope".into() }).await.unwrap_err();
     assert_eq!(bad.code(), tonic::Code::Unauthenticated);
 
     let org = owner["organization"]["id"].as_str().unwrap().to_owned();
@@ -108,10 +64,7 @@ async fn grpc_authenticate_and_lookups_respect_tenants() {
         .into_inner();
     assert_eq!(user.email, "ada@example.com");
     let foreign = client
-        .get_user(GetUserRequest {
-            organization_id: org.clone(),
-            user_id: eve["user"]["id"].as_str().unwrap().into(),
-        })
+        .get_user(GetUserRequest { organization_id: org.clone(), user_id: eve["user"]["id"].as_str().unwrap().into() })
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), tonic::Code::NotFound);
@@ -129,10 +82,7 @@ async fn grpc_authenticate_and_lookups_respect_tenants() {
     assert_eq!(members.members.len(), 1);
 
     let t = client
-        .get_team(GetTeamRequest {
-            organization_id: org,
-            team_id: team["id"].as_str().unwrap().into(),
-        })
+        .get_team(GetTeamRequest { organization_id: org, team_id: team["id"].as_str().unwrap().into() })
         .await
         .unwrap()
         .into_inner();

@@ -28,11 +28,7 @@ pub struct TestApp {
 }
 
 /// Variables every test instance gets; `overrides` win.
-pub fn test_env(
-    database_url: &str,
-    prefix: &str,
-    overrides: &[(&str, &str)],
-) -> HashMap<String, String> {
+pub fn test_env(database_url: &str, prefix: &str, overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = [
         ("HTTP_ADDR", "127.0.0.1:0"),
         ("GRPC_ADDR", "127.0.0.1:0"),
@@ -60,26 +56,21 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     platform::telemetry::init_for_tests();
-    let db = platform::testing::fresh_database("identity")
-        .await
-        .expect("test database");
+    let db = platform::testing::fresh_database("identity").await.expect("test database");
     let prefix = platform::testing::unique_prefix();
     spawn_on(db.expose_secret(), &prefix, overrides).await
 }
 
 /// Another instance on the same database and prefix: a second replica.
 pub async fn spawn_on(database_url: &str, prefix: &str, overrides: &[(&str, &str)]) -> TestApp {
-    let config =
-        Config::from_env(Env::from_map(test_env(database_url, prefix, overrides))).expect("config");
+    let config = Config::from_env(Env::from_map(test_env(database_url, prefix, overrides))).expect("config");
     let app = Application::build(config).await.expect("identity builds");
     let addr = app.http_addr();
     let grpc_addr = app.grpc_addr();
     let pool = app.state().pool.clone();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    let nats = async_nats::connect(platform::testing::nats_url())
-        .await
-        .expect("nats");
+    let nats = async_nats::connect(platform::testing::nats_url()).await.expect("nats");
     TestApp {
         addr,
         grpc_addr,
@@ -107,41 +98,19 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
+        self.http.get(self.url(path)).bearer_auth(token).send().await.expect("request")
     }
 
     pub async fn patch(&self, path: &str, body: &Value, token: &str) -> Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.http.patch(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
     }
 
     pub async fn put(&self, path: &str, body: &Value, token: &str) -> Response {
-        self.http
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.http.put(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
+        self.http.delete(self.url(path)).bearer_auth(token).send().await.expect("request")
     }
 
     /// Signs up `email` with a new organization and returns the response body.
@@ -158,21 +127,13 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/v1/auth/login",
-            &json!({"email": email, "password": password}),
-            None,
-        )
-        .await
+        self.post("/v1/auth/login", &json!({"email": email, "password": password}), None).await
     }
 
     /// The mail commands sent so far, read from this test's `mail.send` subject.
     pub async fn mails(&self, expected: usize) -> Vec<Value> {
         let js = async_nats::jetstream::new(self.nats.clone());
-        let stream = js
-            .get_stream(format!("{}_COMMANDS", self.prefix))
-            .await
-            .expect("commands stream");
+        let stream = js.get_stream(format!("{}_COMMANDS", self.prefix)).await.expect("commands stream");
         let consumer = stream
             .get_or_create_consumer(
                 "test-mail-reader",
@@ -200,11 +161,7 @@ impl TestApp {
                 out.push(serde_json::from_slice(&msg.payload).expect("mail json"));
             }
         }
-        assert!(
-            out.len() >= expected,
-            "expected {expected} mails, got {}",
-            out.len()
-        );
+        assert!(out.len() >= expected, "expected {expected} mails, got {}", out.len());
         out
     }
 
@@ -212,11 +169,7 @@ impl TestApp {
     pub async fn token_from_mail(&self, to: &str, template: &str) -> String {
         for _ in 0..50 {
             let mails = self.mails(1).await;
-            if let Some(m) = mails
-                .iter()
-                .rev()
-                .find(|m| m["data"]["to"] == to && m["data"]["template"] == template)
-            {
+            if let Some(m) = mails.iter().rev().find(|m| m["data"]["to"] == to && m["data"]["template"] == template) {
                 let link = m["data"]["link"].as_str().unwrap();
                 return link.split("token=").nth(1).unwrap().to_owned();
             }
@@ -227,17 +180,11 @@ impl TestApp {
     /// Every event on this test's `EVENTS` stream: (headers' Nats-Msg-Id, body).
     pub async fn events(&self, expected: usize) -> Vec<(String, Value)> {
         let js = async_nats::jetstream::new(self.nats.clone());
-        let stream = js
-            .get_stream(format!("{}_EVENTS", self.prefix))
-            .await
-            .expect("events stream");
+        let stream = js.get_stream(format!("{}_EVENTS", self.prefix)).await.expect("events stream");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let consumer = stream
-                .create_consumer(pull::Config {
-                    deliver_policy: DeliverPolicy::All,
-                    ..Default::default()
-                })
+                .create_consumer(pull::Config { deliver_policy: DeliverPolicy::All, ..Default::default() })
                 .await
                 .expect("consumer");
             let info = stream.get_info().await.expect("stream info");
@@ -259,10 +206,7 @@ impl TestApp {
                             .and_then(|h| h.get("Nats-Msg-Id"))
                             .map(|v| v.to_string())
                             .unwrap_or_default();
-                        out.push((
-                            id,
-                            serde_json::from_slice(&msg.payload).expect("event json"),
-                        ));
+                        out.push((id, serde_json::from_slice(&msg.payload).expect("event json")));
                         if out.len() == total {
                             break;
                         }
@@ -287,10 +231,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Asserts a problem+json response with `status`, returning its body.
 pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
-    let ct = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let ct = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(ct.as_deref(), Some("application/problem+json"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status.as_u16());

@@ -7,55 +7,30 @@ use crate::helpers::*;
 async fn an_invitation_creates_the_account_on_acceptance() {
     let app = spawn_app().await;
     let owner = app.signup("ada@example.com", "Acme").await;
-    let r = app
-        .post(
-            "/v1/invitations",
-            &json!({"email": "Bob@Example.com", "role": "agent"}),
-            Some(&token(&owner)),
-        )
-        .await;
+    let r =
+        app.post("/v1/invitations", &json!({"email": "Bob@Example.com", "role": "agent"}), Some(&token(&owner))).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let inv: Value = r.json().await.unwrap();
     assert_eq!(inv["status"], "pending");
     assert!(inv.get("token").is_none());
-    let hours = (chrono::DateTime::parse_from_rfc3339(inv["expires_at"].as_str().unwrap())
-        .unwrap()
+    let hours = (chrono::DateTime::parse_from_rfc3339(inv["expires_at"].as_str().unwrap()).unwrap()
         - chrono::Utc::now().fixed_offset())
     .num_hours();
     assert!((71..=72).contains(&hours));
 
     let t = app.token_from_mail("bob@example.com", "invitation").await;
-    let r = app
-        .post(
-            "/v1/invitations/accept",
-            &json!({"token": t, "name": "Bob", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/invitations/accept", &json!({"token": t, "name": "Bob", "password": PASSWORD}), None).await;
     assert_eq!(r.status(), StatusCode::OK);
     let bob: Value = r.json().await.unwrap();
     assert_eq!(bob["role"], "agent");
     assert_eq!(bob["organization"]["id"], owner["organization"]["id"]);
     assert_eq!(bob["user"]["email_verified"], true);
-    assert_eq!(
-        app.login("bob@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login("bob@example.com", PASSWORD).await.status(), StatusCode::OK);
 
-    let again = app
-        .post(
-            "/v1/invitations/accept",
-            &json!({"token": t, "name": "Bob", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let again =
+        app.post("/v1/invitations/accept", &json!({"token": t, "name": "Bob", "password": PASSWORD}), None).await;
     assert_problem(again, StatusCode::BAD_REQUEST).await;
-    let list: Value = app
-        .get("/v1/invitations?status=accepted", &token(&owner))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get("/v1/invitations?status=accepted", &token(&owner)).await.json().await.unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
@@ -65,28 +40,11 @@ async fn an_invitation_links_an_existing_account_with_its_password() {
     let app = spawn_app().await;
     let owner = app.signup("ada@example.com", "Acme").await;
     app.signup("bob@example.com", "Bobs").await;
-    app.post(
-        "/v1/invitations",
-        &json!({"email": "bob@example.com", "role": "manager"}),
-        Some(&token(&owner)),
-    )
-    .await;
+    app.post("/v1/invitations", &json!({"email": "bob@example.com", "role": "manager"}), Some(&token(&owner))).await;
     let t = app.token_from_mail("bob@example.com", "invitation").await;
-    let wrong = app
-        .post(
-            "/v1/invitations/accept",
-            &json!({"token": t, "password": "not bobs password"}),
-            None,
-        )
-        .await;
+    let wrong = app.post("/v1/invitations/accept", &json!({"token": t, "password": "not bobs password"}), None).await;
     assert_problem(wrong, StatusCode::UNAUTHORIZED).await;
-    let r = app
-        .post(
-            "/v1/invitations/accept",
-            &json!({"token": t, "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/invitations/accept", &json!({"token": t, "password": PASSWORD}), None).await;
     assert_eq!(r.status(), StatusCode::OK);
     let bob: Value = r.json().await.unwrap();
     assert_eq!(bob["role"], "manager");
@@ -100,38 +58,16 @@ async fn invitation_rules() {
     let app = spawn_app().await;
     let owner = app.signup("ada@example.com", "Acme").await;
     let t = token(&owner);
-    let r = app
-        .post(
-            "/v1/invitations",
-            &json!({"email": "x@example.com", "role": "owner"}),
-            Some(&t),
-        )
-        .await;
+    let r = app.post("/v1/invitations", &json!({"email": "x@example.com", "role": "owner"}), Some(&t)).await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let r = app
-        .post(
-            "/v1/invitations",
-            &json!({"email": "bad", "role": "wizard"}),
-            Some(&t),
-        )
-        .await;
+    let r = app.post("/v1/invitations", &json!({"email": "bad", "role": "wizard"}), Some(&t)).await;
     let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
-    let r = app
-        .post(
-            "/v1/invitations",
-            &json!({"email": "ada@example.com", "role": "agent"}),
-            Some(&t),
-        )
-        .await;
+    let r = app.post("/v1/invitations", &json!({"email": "ada@example.com", "role": "agent"}), Some(&t)).await;
     assert_problem(r, StatusCode::CONFLICT).await;
 
     let inv: Value = app
-        .post(
-            "/v1/invitations",
-            &json!({"email": "carl@example.com", "role": "agent"}),
-            Some(&t),
-        )
+        .post("/v1/invitations", &json!({"email": "carl@example.com", "role": "agent"}), Some(&t))
         .await
         .json()
         .await
@@ -139,26 +75,11 @@ async fn invitation_rules() {
     let id = inv["id"].as_str().unwrap();
     // Another organization cannot see or cancel it.
     let other = app.signup("eve@example.com", "Evil").await;
-    assert_problem(
-        app.delete(&format!("/v1/invitations/{id}"), &token(&other))
-            .await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    assert_eq!(
-        app.delete(&format!("/v1/invitations/{id}"), &t)
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_problem(app.delete(&format!("/v1/invitations/{id}"), &token(&other)).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(app.delete(&format!("/v1/invitations/{id}"), &t).await.status(), StatusCode::NO_CONTENT);
     let mail = app.token_from_mail("carl@example.com", "invitation").await;
-    let r = app
-        .post(
-            "/v1/invitations/accept",
-            &json!({"token": mail, "name": "Carl", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let r =
+        app.post("/v1/invitations/accept", &json!({"token": mail, "name": "Carl", "password": PASSWORD}), None).await;
     assert_problem(r, StatusCode::BAD_REQUEST).await;
     app.stop().await;
 }
@@ -167,21 +88,10 @@ async fn invitation_rules() {
 async fn expired_invitations_are_refused() {
     let app = spawn_app_with(&[("INVITATION_TTL_SECS", "0.5")]).await;
     let owner = app.signup("ada@example.com", "Acme").await;
-    app.post(
-        "/v1/invitations",
-        &json!({"email": "bob@example.com", "role": "agent"}),
-        Some(&token(&owner)),
-    )
-    .await;
+    app.post("/v1/invitations", &json!({"email": "bob@example.com", "role": "agent"}), Some(&token(&owner))).await;
     let t = app.token_from_mail("bob@example.com", "invitation").await;
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    let r = app
-        .post(
-            "/v1/invitations/accept",
-            &json!({"token": t, "name": "Bob", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/invitations/accept", &json!({"token": t, "name": "Bob", "password": PASSWORD}), None).await;
     assert_problem(r, StatusCode::BAD_REQUEST).await;
     app.stop().await;
 }

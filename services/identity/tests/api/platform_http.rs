@@ -14,37 +14,18 @@ async fn health_readiness_metrics_and_openapi() {
     assert_eq!(ready["checks"]["migrations"], true);
 
     app.signup("ada@example.com", "Acme").await;
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(metrics.contains("switchboard_http_requests_total{method=\"POST\",route=\"/v1/auth/signup\",status=\"201\"} 1"), "{metrics}");
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("switchboard_http_requests_total{method=\"POST\",route=\"/v1/auth/signup\",status=\"201\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("switchboard_http_request_duration_seconds_bucket"));
     assert!(metrics.contains("switchboard_outbox_backlog"));
     assert!(metrics.contains("switchboard_db_pool_connections"));
 
-    let doc: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in [
-        "/v1/auth/signup",
-        "/v1/auth/login",
-        "/v1/me",
-        "/v1/api-keys",
-        "/v1/teams/{id}",
-    ] {
+    for path in ["/v1/auth/signup", "/v1/auth/login", "/v1/me", "/v1/api-keys", "/v1/teams/{id}"] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
     app.stop().await;
@@ -57,19 +38,13 @@ async fn request_ids_and_trace_context_come_back() {
         .http
         .get(app.url("/healthz"))
         .header("x-request-id", "req-123")
-        .header(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
         .send()
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "req-123");
     let tp = r.headers()["traceparent"].to_str().unwrap();
-    assert!(
-        tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
-        "same trace: {tp}"
-    );
+    assert!(tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "same trace: {tp}");
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert!(!r.headers()["x-request-id"].is_empty());
     app.stop().await;
@@ -78,19 +53,8 @@ async fn request_ids_and_trace_context_come_back() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_problems() {
     let app = spawn_app().await;
-    assert_problem(
-        app.http.get(app.url("/v1/nothing")).send().await.unwrap(),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    assert_problem(
-        app.http
-            .delete(app.url("/v1/auth/login"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::METHOD_NOT_ALLOWED,
-    )
-    .await;
+    assert_problem(app.http.get(app.url("/v1/nothing")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    assert_problem(app.http.delete(app.url("/v1/auth/login")).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED)
+        .await;
     app.stop().await;
 }

@@ -7,73 +7,33 @@ use crate::helpers::*;
 async fn password_reset_sets_the_password_and_ends_every_session() {
     let app = spawn_app().await;
     let body = app.signup("ada@example.com", "Acme").await;
-    let r = app
-        .post(
-            "/v1/auth/password-reset",
-            &json!({"email": "ada@example.com"}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/password-reset", &json!({"email": "ada@example.com"}), None).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     // Unknown addresses get the same answer.
-    let r = app
-        .post(
-            "/v1/auth/password-reset",
-            &json!({"email": "nobody@example.com"}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/password-reset", &json!({"email": "nobody@example.com"}), None).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 
-    let reset = app
-        .token_from_mail("ada@example.com", "password_reset")
-        .await;
+    let reset = app.token_from_mail("ada@example.com", "password_reset").await;
     let new_password = "a brand new passphrase";
-    let r = app
-        .post(
-            "/v1/auth/password-reset/confirm",
-            &json!({"token": reset, "password": new_password}),
-            None,
-        )
-        .await;
+    let r = app.post("/v1/auth/password-reset/confirm", &json!({"token": reset, "password": new_password}), None).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get("/v1/me", &token(&body)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.login("ada@example.com", new_password).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/v1/me", &token(&body)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login("ada@example.com", new_password).await.status(), StatusCode::OK);
 
     // Single use: the same token is refused, as is a made-up one, with the same answer.
     let used = app
-        .post(
-            "/v1/auth/password-reset/confirm",
-            &json!({"token": reset, "password": "yet another passphrase"}),
-            None,
-        )
+        .post("/v1/auth/password-reset/confirm", &json!({"token": reset, "password": "yet another passphrase"}), None)
         .await;
     let made_up = app
-        .post(
-            "/v1/auth/password-reset/confirm",
-            &json!({"token": "nope", "password": "yet another passphrase"}),
-            None,
-        )
+        .post("/v1/auth/password-reset/confirm", &json!({"token": "nope", "password": "yet another passphrase"}), None)
         .await;
     assert_eq!(
         assert_problem(used, StatusCode::BAD_REQUEST).await,
         assert_problem(made_up, StatusCode::BAD_REQUEST).await
     );
     // Only one mail went out: nothing for the unknown address.
-    let mails: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let mails: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets").fetch_one(&app.pool).await.unwrap();
     assert_eq!(mails, 1);
     app.stop().await;
 }
@@ -82,28 +42,14 @@ async fn password_reset_sets_the_password_and_ends_every_session() {
 async fn expired_reset_tokens_are_refused() {
     let app = spawn_app_with(&[("PASSWORD_RESET_TTL_SECS", "0.5")]).await;
     app.signup("ada@example.com", "Acme").await;
-    app.post(
-        "/v1/auth/password-reset",
-        &json!({"email": "ada@example.com"}),
-        None,
-    )
-    .await;
-    let reset = app
-        .token_from_mail("ada@example.com", "password_reset")
-        .await;
+    app.post("/v1/auth/password-reset", &json!({"email": "ada@example.com"}), None).await;
+    let reset = app.token_from_mail("ada@example.com", "password_reset").await;
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     let r = app
-        .post(
-            "/v1/auth/password-reset/confirm",
-            &json!({"token": reset, "password": "a brand new passphrase"}),
-            None,
-        )
+        .post("/v1/auth/password-reset/confirm", &json!({"token": reset, "password": "a brand new passphrase"}), None)
         .await;
     assert_problem(r, StatusCode::BAD_REQUEST).await;
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
     app.stop().await;
 }
 
@@ -113,33 +59,14 @@ async fn password_reset_works_while_locked_out() {
     app.signup("ada@example.com", "Acme").await;
     app.login("ada@example.com", "wrong one").await;
     app.login("ada@example.com", "wrong two").await;
-    assert_eq!(
-        app.login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    app.post(
-        "/v1/auth/password-reset",
-        &json!({"email": "ada@example.com"}),
-        None,
-    )
-    .await;
-    let reset = app
-        .token_from_mail("ada@example.com", "password_reset")
-        .await;
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.post("/v1/auth/password-reset", &json!({"email": "ada@example.com"}), None).await;
+    let reset = app.token_from_mail("ada@example.com", "password_reset").await;
     let r = app
-        .post(
-            "/v1/auth/password-reset/confirm",
-            &json!({"token": reset, "password": "a brand new passphrase"}),
-            None,
-        )
+        .post("/v1/auth/password-reset/confirm", &json!({"token": reset, "password": "a brand new passphrase"}), None)
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.login("ada@example.com", "a brand new passphrase")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login("ada@example.com", "a brand new passphrase").await.status(), StatusCode::OK);
     app.stop().await;
 }
 
@@ -147,26 +74,14 @@ async fn password_reset_works_while_locked_out() {
 async fn email_verification_through_the_mailed_link() {
     let app = spawn_app().await;
     let body = app.signup("ada@example.com", "Acme").await;
-    let verify = app
-        .token_from_mail("ada@example.com", "email_verification")
-        .await;
-    let r = app
-        .post("/v1/auth/verify-email", &json!({"token": verify}), None)
-        .await;
+    let verify = app.token_from_mail("ada@example.com", "email_verification").await;
+    let r = app.post("/v1/auth/verify-email", &json!({"token": verify}), None).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let me: Value = app.get("/v1/me", &token(&body)).await.json().await.unwrap();
     assert_eq!(me["user"]["email_verified"], true);
-    let again = app
-        .post("/v1/auth/verify-email", &json!({"token": verify}), None)
-        .await;
+    let again = app.post("/v1/auth/verify-email", &json!({"token": verify}), None).await;
     assert_problem(again, StatusCode::BAD_REQUEST).await;
-    let resend = app
-        .post(
-            "/v1/auth/verify-email/resend",
-            &json!({}),
-            Some(&token(&body)),
-        )
-        .await;
+    let resend = app.post("/v1/auth/verify-email/resend", &json!({}), Some(&token(&body))).await;
     assert_problem(resend, StatusCode::CONFLICT).await;
     app.stop().await;
 }
