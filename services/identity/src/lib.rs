@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::extract::FromRef;
 use platform::auth::AuthClient;
 use platform::bus::Bus;
@@ -31,9 +30,20 @@ pub use config::Config;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/identity");
 
-/// Everything a request handler needs; cheap to clone.
+/// Everything a request handler needs. One `Arc`: axum clones the state for every request, and
+/// a NATS client is not cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Services {
     pub config: Arc<Config>,
     pub pool: PgPool,
     pub bus: Bus,
@@ -89,7 +99,8 @@ impl Application {
         );
         let http = platform::http::bind(config.common.http_addr).await?;
         let grpc = platform::http::bind(config.common.grpc_addr).await?;
-        let state = AppState { config: Arc::new(config), pool, bus, passwords, auth, authn, profiles };
+        let state =
+            AppState(Arc::new(Services { config: Arc::new(config), pool, bus, passwords, auth, authn, profiles }));
         Ok(Self { http, grpc, state, runtime })
     }
 
@@ -110,7 +121,7 @@ impl Application {
         let Self { http, grpc, state, runtime } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
         let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
-        let relay = tokio::spawn(relay.run(shutdown.clone()));
+        let relay_shutdown = shutdown.clone();
         let router = platform::http::with_common(
             http::router(state.clone()),
             &runtime,
@@ -118,12 +129,19 @@ impl Application {
             state.config.common.body_limit_bytes,
         );
         let grpc_routes = tonic::service::Routes::new(grpc::server(state.clone()));
-        let grpc_task = tokio::spawn(platform::grpc::serve(grpc, grpc_routes, &[grpc::SERVICE_NAME], shutdown.clone()));
-        let http_result = platform::http::serve(http, router, shutdown.clone()).await;
-        shutdown.cancel();
-        let grpc_result = grpc_task.await.context("gRPC server task")?;
-        let _ = relay.await;
+        let parts: Vec<platform::lifecycle::Part> = vec![
+            ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
+            ("grpc", tokio::spawn(platform::grpc::serve(grpc, grpc_routes, &[grpc::SERVICE_NAME], shutdown.clone()))),
+            (
+                "outbox relay",
+                tokio::spawn(async move {
+                    relay.run(relay_shutdown).await;
+                    Ok(())
+                }),
+            ),
+        ];
+        let result = platform::lifecycle::supervise(shutdown, state.config.common.shutdown_grace, parts).await;
         revocations.abort();
-        http_result.and(grpc_result)
+        result
     }
 }

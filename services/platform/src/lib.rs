@@ -12,6 +12,7 @@ pub mod extract;
 pub mod grpc;
 pub mod http;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
 pub mod pagination;

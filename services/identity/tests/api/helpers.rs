@@ -218,11 +218,15 @@ impl TestApp {
         }
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        let _ = self.stop_result().await;
+    }
+
+    /// Fires the shutdown token and answers what `run_until_stopped` returned.
+    pub async fn stop_result(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(10), task).await??
     }
 }
 

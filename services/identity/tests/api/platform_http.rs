@@ -58,3 +58,15 @@ async fn unknown_routes_and_methods_answer_problems() {
         .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_finishes_cleanly_and_flushes_the_outbox() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com", "Acme").await;
+    let (addr, grpc, pool) = (app.addr, app.grpc_addr, app.pool.clone());
+    app.stop_result().await.expect("clean stop");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "HTTP listener closed");
+    assert!(tokio::net::TcpStream::connect(grpc).await.is_err(), "gRPC listener closed");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, 0, "the relay flushed before stopping");
+}
