@@ -3,6 +3,10 @@
 use identity::{Application, Config};
 use platform::config::Env;
 
+/// mimalloc: glibc's allocator was the largest item of a request's profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env(Env::from_process())?;

@@ -55,7 +55,7 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
 
     // Ceiling: a bare axum handler behind the same client.
     let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let bare_url = format!("http://{}/ping", bare.local_addr()?);
+    let bare_url = reqwest::Url::parse(&format!("http://{}/ping", bare.local_addr()?))?;
     tokio::spawn(async move {
         let router = axum::Router::new().route("/ping", get(|| async { axum::Json(json!({"ok": true})) }));
         let _ = axum::serve(bare, router).await;
@@ -64,7 +64,7 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
         let (http, url) = (http.clone(), bare_url.clone());
         closed_loop("ceiling: bare axum handler, c=64", 64, duration, move |_| {
             let (http, url) = (http.clone(), url.clone());
-            async move { http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
+            async move { http.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
         })
         .await
     });
@@ -87,10 +87,10 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
     });
 
     reports.push({
-        let (http, url, token) = (http.clone(), format!("{base}/v1/me"), token.clone());
+        let (http, url, token) = (http.clone(), reqwest::Url::parse(&format!("{base}/v1/me"))?, token.clone());
         closed_loop("GET /v1/me (auth cached), c=64", 64, duration, move |_| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
-            async move { http.get(&url).bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success()) }
+            async move { http.get(url).bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success()) }
         })
         .await
     });
@@ -115,11 +115,11 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
         .await
     });
     reports.push({
-        let (http, url, token) = (http.clone(), format!("{base}/v1/teams"), token.clone());
+        let (http, url, token) = (http.clone(), reqwest::Url::parse(&format!("{base}/v1/teams"))?, token.clone());
         closed_loop("POST /v1/teams, c=64", 64, duration, move |i| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
             async move {
-                http.post(&url)
+                http.post(url)
                     .bearer_auth(&token)
                     .json(&json!({"name": format!("team-{i}")}))
                     .send()
@@ -143,13 +143,13 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
     });
 
     // Login: argon2id with OWASP parameters, bounded to PASSWORD_HASH_CONCURRENCY at once.
-    let login_url = format!("{base}/v1/auth/login");
+    let login_url = reqwest::Url::parse(&format!("{base}/v1/auth/login"))?;
     let login = {
         let (http, url) = (http.clone(), login_url.clone());
         move |_| {
             let (http, url) = (http.clone(), url.clone());
             async move {
-                http.post(&url)
+                http.post(url)
                     .json(&json!({"email": "bench@example.com", "password": PASSWORD}))
                     .send()
                     .await
@@ -161,10 +161,10 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
 
     // Other requests during a login flood, against the same requests without one.
     let me = {
-        let (http, url, token) = (http.clone(), format!("{base}/v1/me"), token.clone());
+        let (http, url, token) = (http.clone(), reqwest::Url::parse(&format!("{base}/v1/me"))?, token.clone());
         move |_| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
-            async move { http.get(&url).bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success()) }
+            async move { http.get(url).bearer_auth(&token).send().await.is_ok_and(|r| r.status().is_success()) }
         }
     };
     let baseline = open_loop("GET /v1/me at 500/s, no flood (baseline)", 500, duration, me.clone()).await;

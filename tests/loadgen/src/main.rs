@@ -9,6 +9,10 @@ mod runner;
 
 use std::time::Duration;
 
+/// The services' allocator, so the client side costs what it would against a real deployment.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
