@@ -27,3 +27,20 @@ pub async fn send_mail(conn: &mut PgConnection, org: Option<Uuid>, mail: MailSen
     platform::outbox::enqueue(conn, MAIL_SEND, &command).await?;
     Ok(())
 }
+
+/// `identity.user.created` for a new account.
+pub async fn user_created(conn: &mut PgConnection, user: &crate::store::User) -> anyhow::Result<()> {
+    let data = proto::events::UserCreated { user_id: user.id, email: user.email.clone(), name: user.name.clone() };
+    emit(conn, proto::events::USER_CREATED, None, user.id, data).await
+}
+
+/// `identity.member.added` for `user` joining `org` as `role`.
+pub async fn member_added(
+    conn: &mut PgConnection,
+    org: Uuid,
+    user: Uuid,
+    role: platform::auth::Role,
+) -> anyhow::Result<()> {
+    let data = proto::events::MemberAdded { organization_id: org, user_id: user, role: role.as_str().to_owned() };
+    emit(conn, proto::events::MEMBER_ADDED, Some(org), user, data).await
+}

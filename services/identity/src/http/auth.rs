@@ -54,23 +54,9 @@ pub async fn signup(
         other => other?,
     };
     store::insert_membership(&mut tx, org.id, user.id, Role::Owner).await?;
-    events::emit(
-        &mut tx,
-        ev::USER_CREATED,
-        None,
-        user.id,
-        ev::UserCreated { user_id: user.id, email: user.email.clone(), name: user.name.clone() },
-    )
-    .await?;
+    events::user_created(&mut tx, &user).await?;
     emit_org_created(&mut tx, &org, Some(user.id)).await?;
-    events::emit(
-        &mut tx,
-        ev::MEMBER_ADDED,
-        Some(org.id),
-        user.id,
-        ev::MemberAdded { organization_id: org.id, user_id: user.id, role: Role::Owner.as_str().to_owned() },
-    )
-    .await?;
+    events::member_added(&mut tx, org.id, user.id, Role::Owner).await?;
     send_verification(&mut tx, &state, user.id, &user.email, Some(org.id)).await?;
     let issued = sessions::create(&mut tx, &state.config, user.id, org.id, &client_info(&headers)).await?;
     tx.commit().await?;

@@ -245,14 +245,7 @@ pub async fn accept(
             let hash = state.passwords.hash(&body.password).await?;
             // The link reached this mailbox, so the address is verified.
             let user = store::insert_user(&mut tx, &inv.email, &name.unwrap_or_default(), &hash, true).await?;
-            events::emit(
-                &mut tx,
-                ev::USER_CREATED,
-                None,
-                user.id,
-                ev::UserCreated { user_id: user.id, email: user.email.clone(), name: user.name.clone() },
-            )
-            .await?;
+            events::user_created(&mut tx, &user).await?;
             user.id
         }
     };
@@ -262,14 +255,7 @@ pub async fn accept(
         .execute(&mut *tx)
         .await?;
     if added {
-        events::emit(
-            &mut tx,
-            ev::MEMBER_ADDED,
-            Some(inv.organization_id),
-            user_id,
-            ev::MemberAdded { organization_id: inv.organization_id, user_id, role: role.as_str().to_owned() },
-        )
-        .await?;
+        events::member_added(&mut tx, inv.organization_id, user_id, role).await?;
     }
     events::emit(
         &mut tx,

@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use platform::auth::{Principal, Revocation, Role};
 use platform::extract::Json;
 use platform::{ApiResult, Problem};
-use proto::events as ev;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{create_org, emit_org_created, invalid};
@@ -70,14 +69,7 @@ pub async fn create(
     let org = create_org(&mut tx, &name, slug.flatten().as_ref()).await?;
     store::insert_membership(&mut tx, org.id, user, Role::Owner).await?;
     emit_org_created(&mut tx, &org, Some(user)).await?;
-    events::emit(
-        &mut tx,
-        ev::MEMBER_ADDED,
-        Some(org.id),
-        user,
-        ev::MemberAdded { organization_id: org.id, user_id: user, role: Role::Owner.as_str().to_owned() },
-    )
-    .await?;
+    events::member_added(&mut tx, org.id, user, Role::Owner).await?;
     tx.commit().await?;
     sessions::announce(&state, Revocation { changed_users: vec![user], ..Default::default() }).await;
     Ok((StatusCode::CREATED, Json(OrgWithRole { organization: org, role: Role::Owner.as_str().to_owned() })))

@@ -108,3 +108,27 @@ async fn idempotency_keys_replay_the_first_response() {
     assert_eq!(teams["data"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn lists_and_reads_of_the_directory() {
+    let app = spawn_app().await;
+    let (owner, member) = org_with_member(&app, "agent").await;
+    let t = token(&owner);
+    app.post("/v1/departments", &json!({"name": "Sales"}), Some(&t)).await;
+    app.post("/v1/departments", &json!({"name": "Ops"}), Some(&t)).await;
+    let list: Value = app.get("/v1/departments", &token(&member)).await.json().await.unwrap();
+    let names: Vec<&str> = list["data"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Ops", "Sales"]);
+    let id = member["user"]["id"].as_str().unwrap();
+    let got: Value = app.get(&format!("/v1/members/{id}"), &t).await.json().await.unwrap();
+    assert_eq!(got["email"], "member@example.com");
+    assert_eq!(got["role"], "agent");
+    let orgs: Value = app.get("/v1/orgs", &token(&member)).await.json().await.unwrap();
+    assert_eq!(orgs["data"][0]["slug"], "acme");
+    assert_eq!(orgs["data"][0]["role"], "agent");
+    // Customers cannot read the directory.
+    app.patch(&format!("/v1/members/{id}"), &json!({"role": "customer"}), &t).await;
+    assert_problem(app.get("/v1/teams", &token(&member)).await, StatusCode::FORBIDDEN).await;
+    assert_problem(app.get("/v1/members", &token(&member)).await, StatusCode::FORBIDDEN).await;
+    app.stop().await;
+}

@@ -85,3 +85,19 @@ async fn email_verification_through_the_mailed_link() {
     assert_problem(resend, StatusCode::CONFLICT).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_verification_mail_can_be_asked_for() {
+    let app = spawn_app().await;
+    let body = app.signup("ada@example.com", "Acme").await;
+    let first = app.token_from_mail("ada@example.com", "email_verification").await;
+    let r = app.post("/v1/auth/verify-email/resend", &json!({}), Some(&token(&body))).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let second = app.token_from_mail("ada@example.com", "email_verification").await;
+    assert_ne!(first, second);
+    assert_eq!(
+        app.post("/v1/auth/verify-email", &json!({"token": second}), None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    app.stop().await;
+}
