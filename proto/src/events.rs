@@ -86,3 +86,95 @@ pub struct MailSend {
     #[serde(default)]
     pub variables: serde_json::Map<String, serde_json::Value>,
 }
+
+pub const FEEDBACK_CREATED: &str = "feedback.created";
+pub const FEEDBACK_UPDATED: &str = "feedback.updated";
+pub const FEEDBACK_STATUS_CHANGED: &str = "feedback.status_changed";
+pub const FEEDBACK_MERGED: &str = "feedback.merged";
+pub const FEEDBACK_DELETED: &str = "feedback.deleted";
+pub const VOTE_CREATED: &str = "feedback.vote.created";
+pub const VOTE_CHANGED: &str = "feedback.vote.changed";
+pub const VOTE_DELETED: &str = "feedback.vote.deleted";
+pub const COMMENT_CREATED: &str = "feedback.comment.created";
+pub const COMMENT_UPDATED: &str = "feedback.comment.updated";
+pub const COMMENT_DELETED: &str = "feedback.comment.deleted";
+pub const NOTIFY_SEND: &str = "notify.send";
+
+/// A feedback post as webhook consumers see it (created, updated, deleted, status changed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeedbackPost {
+    pub feedback_id: Uuid,
+    pub organization_id: Uuid,
+    pub title: String,
+    pub status: String,
+    /// Set on `feedback.status_changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_before: Option<String>,
+    /// The public note given with a status change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_note: Option<String>,
+    pub priority: String,
+    pub category_id: Option<Uuid>,
+    pub tags: Vec<String>,
+    pub is_public: bool,
+    pub vote_count: i32,
+    pub comment_count: i32,
+    pub author_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    /// Who did it; `None` for anonymous visitors of the public board.
+    pub actor_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeedbackMerged {
+    pub organization_id: Uuid,
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub source_title: String,
+    pub target_title: String,
+    pub votes_moved: i64,
+    pub target_vote_count: i32,
+    pub actor_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Vote {
+    pub organization_id: Uuid,
+    pub feedback_id: Uuid,
+    /// `up` or `down`; the retracted vote's type on `feedback.vote.deleted`.
+    pub vote_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_type: Option<String>,
+    pub vote_count: i32,
+    pub upvotes: i32,
+    pub downvotes: i32,
+    /// `None` for anonymous votes.
+    pub voter_id: Option<Uuid>,
+}
+
+/// A comment event. `content` is `None` for internal notes: their text never leaves the
+/// service in an event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Comment {
+    pub organization_id: Uuid,
+    pub feedback_id: Uuid,
+    pub comment_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub is_internal: bool,
+    pub is_official: bool,
+    pub content: Option<String>,
+    pub author_id: Option<Uuid>,
+    pub comment_count: i32,
+}
+
+/// In-app notifications to deliver (`notify.send` on the command stream).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NotifySend {
+    pub organization_id: Uuid,
+    pub recipients: Vec<Uuid>,
+    pub title: String,
+    pub body: String,
+    pub link: Option<String>,
+    /// What caused it, e.g. `feedback.status_changed`.
+    pub reason: String,
+}

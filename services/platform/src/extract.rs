@@ -6,6 +6,7 @@ use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::error::{FieldError, Problem};
@@ -120,4 +121,14 @@ where
             .map(|p| Path(p.0))
             .map_err(|_: PathRejection| Problem::not_found("resource"))
     }
+}
+
+/// For `PATCH` fields that may be set to null: absent → `None`, `null` → `Some(None)`.
+/// Use with `#[serde(default, deserialize_with = "platform::extract::nullable")]`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }

@@ -1,0 +1,56 @@
+//! Feedback's configuration: the common variables plus uploads, the public portal and quotas.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use platform::config::{CommonConfig, ConfigError, Env};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// Where uploaded files are stored, under generated names.
+    pub attachments_dir: PathBuf,
+    pub attachment_max_bytes: usize,
+    pub attachment_types: Vec<String>,
+    /// Key of the hash that identifies anonymous voters (never their raw address).
+    pub voter_key_secret: SecretString,
+    /// Anonymous posts and votes per client per minute.
+    pub public_rate_per_minute: i32,
+    /// billing-metrics' gRPC address; quotas are not checked when unset.
+    pub billing_grpc_url: Option<String>,
+    pub quota_timeout: Duration,
+    /// Base of links in notifications.
+    pub app_base_url: String,
+}
+
+impl Config {
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::read(&mut env, "feedback", 8082, 50052);
+        let types =
+            env.string("ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain");
+        let config = Self {
+            common,
+            attachments_dir: PathBuf::from(env.string("ATTACHMENTS_DIR", "./data/attachments")),
+            attachment_max_bytes: env.get("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+            attachment_types: types
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            voter_key_secret: env.secret("VOTER_KEY_SECRET", "development-only-voter-key"),
+            public_rate_per_minute: env.get("PUBLIC_RATE_PER_MINUTE", 30),
+            billing_grpc_url: env.optional("BILLING_GRPC_URL"),
+            quota_timeout: env.seconds("QUOTA_TIMEOUT_SECS", Duration::from_millis(300)),
+            app_base_url: env.string("APP_BASE_URL", "http://127.0.0.1:8080"),
+        };
+        if config.attachment_max_bytes == 0 {
+            env.invalid("ATTACHMENT_MAX_BYTES", "must be positive");
+        }
+        if config.public_rate_per_minute < 1 {
+            env.invalid("PUBLIC_RATE_PER_MINUTE", "must be at least 1");
+        }
+        env.finish()?;
+        Ok(config)
+    }
+}
