@@ -251,3 +251,54 @@ async fn categories_are_unique_per_organization_and_ordered() {
     assert_eq!(app.delete(&format!("/v1/categories/{id}"), &owner.token).await.status(), StatusCode::NO_CONTENT);
     app.stop().await;
 }
+
+/// billing-metrics' contract, answered by a stand-in until that service exists.
+struct FullPlan;
+
+#[tonic::async_trait]
+impl proto::billing::billing_server::Billing for FullPlan {
+    async fn check_quota(
+        &self,
+        request: tonic::Request<proto::billing::CheckQuotaRequest>,
+    ) -> Result<tonic::Response<proto::billing::CheckQuotaResponse>, tonic::Status> {
+        let r = request.into_inner();
+        assert_eq!(r.metric, "feedback_posts");
+        Ok(tonic::Response::new(proto::billing::CheckQuotaResponse {
+            allowed: false,
+            used: 100,
+            limit: 100,
+            plan: "free".into(),
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_full_plan_refuses_new_posts() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(proto::billing::billing_server::BillingServer::new(FullPlan))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let url = format!("http://{addr}");
+    let app = spawn_app_with(&[("BILLING_GRPC_URL", url.as_str()), ("QUOTA_TIMEOUT_SECS", "2")]).await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let r = app.post("/v1/feedback", &json!({"title": "One too many"}), &owner.token).await;
+    let body = assert_problem(r, StatusCode::PAYMENT_REQUIRED).await;
+    assert!(body["detail"].as_str().unwrap().contains("100"));
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM feedback").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_openapi() {
+    let app = spawn_app().await;
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for path in ["/v1/feedback", "/v1/feedback/{id}/vote", "/v1/public/{slug}/feedback", "/v1/categories"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    app.stop().await;
+}
