@@ -22,6 +22,8 @@ pub struct Config {
     pub quota_timeout: Duration,
     /// Base of links in notifications.
     pub app_base_url: String,
+    /// How long a replica may serve a post from memory should a change broadcast be lost.
+    pub post_cache_ttl: Duration,
 }
 
 impl Config {
@@ -43,6 +45,7 @@ impl Config {
             billing_grpc_url: env.optional("BILLING_GRPC_URL"),
             quota_timeout: env.seconds("QUOTA_TIMEOUT_SECS", Duration::from_millis(300)),
             app_base_url: env.string("APP_BASE_URL", "http://127.0.0.1:8080"),
+            post_cache_ttl: env.seconds("POST_CACHE_TTL_SECS", Duration::from_secs(2)),
         };
         if config.attachment_max_bytes == 0 {
             env.invalid("ATTACHMENT_MAX_BYTES", "must be positive");

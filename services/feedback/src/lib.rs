@@ -2,6 +2,7 @@
 //! public portal, merges of duplicates and notifications to subscribers.
 
 pub mod boards;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod events;
@@ -48,6 +49,14 @@ pub struct Services {
     pub identity: IdentityClient<tonic::transport::Channel>,
     pub quota: quota::Quota,
     pub views: views::Views,
+    pub posts: cache::PostCache,
+}
+
+impl Services {
+    /// Call after committing a change to these posts: drops them from every replica's cache.
+    pub async fn changed(&self, ids: &[uuid::Uuid]) {
+        self.posts.changed(&self.bus, ids).await;
+    }
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -91,8 +100,16 @@ impl Application {
         let quota = quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout)?;
         let http = platform::http::bind(config.common.http_addr).await?;
         let grpc = platform::http::bind(config.common.grpc_addr).await?;
-        let state =
-            AppState(Arc::new(Services { config, pool, bus, auth, identity, quota, views: views::Views::default() }));
+        let state = AppState(Arc::new(Services {
+            posts: cache::PostCache::new(config.post_cache_ttl),
+            config,
+            pool,
+            bus,
+            auth,
+            identity,
+            quota,
+            views: views::Views::default(),
+        }));
         Ok(Self { http, grpc, state, runtime })
     }
 
@@ -143,6 +160,7 @@ impl Application {
                 }),
             ),
             ("views", tokio::spawn(views)),
+            ("post cache", tokio::spawn(state.posts.clone().listen(state.bus.clone(), shutdown.clone()))),
             (
                 "organization events",
                 tokio::spawn(async move {

@@ -2,8 +2,9 @@
 //! databases, runs the ceilings (what the hardware gives without our code) in the same
 //! invocation, and prints one table, so results are read as ratios.
 //!
-//! `cargo run --release -p loadgen -- identity [--seconds 10]`
+//! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`
 
+mod feedback_suite;
 mod identity_suite;
 mod runner;
 
@@ -26,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(seconds);
     match suite {
         "identity" => identity_suite::run(duration).await,
-        other => anyhow::bail!("unknown suite {other:?}; known: identity"),
+        "feedback" => feedback_suite::run(duration).await,
+        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback"),
     }
 }

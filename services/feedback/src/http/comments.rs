@@ -184,6 +184,7 @@ pub async fn create(
         .await?;
     }
     tx.commit().await?;
+    state.changed(&[post.id]).await;
     Ok((StatusCode::CREATED, Json(comment)))
 }
 
@@ -266,5 +267,6 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    state.changed(&[post.id]).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -97,7 +97,7 @@ pub async fn page(state: &AppState, viewer: &Viewer, q: ListQuery) -> ApiResult<
         Sort::Top => "f.vote_count",
         Sort::Trending => "f.trending",
         Sort::Discussed => "f.comment_count",
-        Sort::Relevance => "ts_rank_cd(f.search, to_tsquery('english', $q))",
+        Sort::Relevance => "ts_rank(f.search, to_tsquery('english', $q))",
     };
     let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
     let cols = COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");

@@ -8,6 +8,8 @@ use platform::{ApiResult, FieldError, Problem};
 use proto::events as ev;
 use serde::Deserialize;
 use sqlx::PgConnection;
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::{can_read, can_write, is_staff};
@@ -130,13 +132,24 @@ pub async fn create(
 }
 
 /// A post the caller may see: staff see every post, others public ones and their own.
-pub async fn visible(state: &AppState, p: &Principal, id: Uuid) -> ApiResult<Feedback> {
-    let mut conn = state.pool.acquire().await?;
-    let post = store::get(&mut conn, p.org_id, id).await?.ok_or_else(|| Problem::not_found("feedback"))?;
+pub async fn visible(state: &AppState, p: &Principal, id: Uuid) -> ApiResult<Arc<Feedback>> {
+    let post = load(state, p.org_id, id).await?.ok_or_else(|| Problem::not_found("feedback"))?;
     if !post.is_public && !is_staff(p) && post.author_id != p.user_id {
         return Err(Problem::not_found("feedback").into());
     }
     Ok(post)
+}
+
+/// A live post of `org`, from the cache or the database.
+pub async fn load(state: &AppState, org: Uuid, id: Uuid) -> ApiResult<Option<Arc<Feedback>>> {
+    if let Some(post) = state.posts.get(org, id) {
+        return Ok(Some(post));
+    }
+    let generation = state.posts.generation();
+    let mut conn = state.pool.acquire().await?;
+    let Some(post) = store::get(&mut conn, org, id).await?.map(Arc::new) else { return Ok(None) };
+    state.posts.put(generation, post.clone());
+    Ok(Some(post))
 }
 
 /// `GET /v1/feedback/{id}`.
@@ -144,7 +157,7 @@ pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Feedback>> {
+) -> ApiResult<Json<Arc<Feedback>>> {
     can_read(&principal)?;
     let post = visible(&state, &principal, id).await?;
     state.views.record(post.id);
@@ -249,6 +262,7 @@ pub async fn update(
     events::emit(&mut tx, ev::FEEDBACK_UPDATED, post.organization_id, post.id, events::post(&post, principal.user_id))
         .await?;
     tx.commit().await?;
+    state.changed(&[post.id]).await;
     Ok(Json(post))
 }
 
@@ -269,6 +283,7 @@ pub async fn delete(
     events::emit(&mut tx, ev::FEEDBACK_DELETED, post.organization_id, post.id, events::post(&post, principal.user_id))
         .await?;
     tx.commit().await?;
+    state.changed(&[post.id]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,6 +342,7 @@ pub async fn change_status(
         .await?;
     }
     tx.commit().await?;
+    state.changed(&[post.id]).await;
     Ok(Json(post))
 }
 
@@ -408,6 +424,7 @@ pub async fn merge(
     )
     .await?;
     tx.commit().await?;
+    state.changed(&[merged.id, target.id]).await;
     Ok(Json(merged))
 }
 

@@ -2,6 +2,8 @@
 //! comments; anonymous posts and votes where the organization allows them. An anonymous voter is
 //! a keyed hash of client address and user agent — the raw address is never stored.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
@@ -30,9 +32,8 @@ async fn board(state: &AppState, slug: &str) -> ApiResult<Board> {
         .ok_or_else(|| Problem::not_found("board").into())
 }
 
-async fn public_post(state: &AppState, board: &Board, id: Uuid) -> ApiResult<Feedback> {
-    let mut conn = state.pool.acquire().await?;
-    store::get(&mut conn, board.organization_id, id)
+async fn public_post(state: &AppState, board: &Board, id: Uuid) -> ApiResult<Arc<Feedback>> {
+    super::posts::load(state, board.organization_id, id)
         .await?
         .filter(|f| f.is_public)
         .ok_or_else(|| Problem::not_found("feedback").into())
@@ -50,7 +51,10 @@ pub async fn list(
 }
 
 /// `GET /v1/public/{slug}/feedback/{id}`.
-pub async fn get(State(state): State<AppState>, Path((slug, id)): Path<(String, Uuid)>) -> ApiResult<Json<Feedback>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, Uuid)>,
+) -> ApiResult<Json<Arc<Feedback>>> {
     let b = board(&state, &slug).await?;
     let post = public_post(&state, &b, id).await?;
     state.views.record(post.id);

@@ -146,6 +146,7 @@ pub async fn cast(
         }
     }
     tx.commit().await?;
+    state.changed(&[id]).await;
     Ok(t)
 }
 
@@ -186,6 +187,7 @@ pub async fn withdraw(state: &AppState, org: Uuid, id: Uuid, voter: Voter, staff
         .await?;
     }
     tx.commit().await?;
+    state.changed(&[id]).await;
     Ok(t)
 }
 

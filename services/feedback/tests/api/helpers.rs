@@ -24,6 +24,8 @@ pub struct TestApp {
     pub prefix: String,
     pub nats: async_nats::Client,
     pub attachments: std::path::PathBuf,
+    /// Everything a second replica needs to join this one.
+    replica_env: Vec<(String, String)>,
     shutdown: CancellationToken,
 }
 
@@ -75,12 +77,23 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("ATTACHMENTS_DIR", &attachments_dir),
     ];
     vars.extend_from_slice(overrides);
+    let replica_env: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let app = feedback::Application::build(feedback::Config::from_env(env(&vars)).unwrap()).await.unwrap();
     let addr = app.http_addr();
     let pool = app.state().pool.clone();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     let nats = async_nats::connect(&nats_url).await.unwrap();
-    TestApp { addr, identity_addr, http: reqwest::Client::new(), pool, prefix, nats, attachments, shutdown }
+    TestApp {
+        addr,
+        identity_addr,
+        http: reqwest::Client::new(),
+        pool,
+        prefix,
+        nats,
+        attachments,
+        replica_env,
+        shutdown,
+    }
 }
 
 /// A signed-in user: token and ids.
@@ -93,6 +106,15 @@ pub struct User {
 }
 
 impl TestApp {
+    /// Starts another feedback replica on the same database and NATS prefix; its base URL.
+    pub async fn replica(&self) -> String {
+        let vars: Vec<(&str, &str)> = self.replica_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let app = feedback::Application::build(feedback::Config::from_env(env(&vars)).unwrap()).await.unwrap();
+        let base = format!("http://{}", app.http_addr());
+        tokio::spawn(app.run_until_stopped(self.shutdown.clone()));
+        base
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

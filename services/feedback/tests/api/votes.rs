@@ -80,3 +80,38 @@ async fn concurrent_votes_are_counted_exactly() {
     assert_eq!(got["vote_count"].as_i64().unwrap(), voters - 2 * downs);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_replica_sees_a_vote_within_a_second() {
+    // A long TTL: only the change broadcast can explain a fresh count on the other replica.
+    let app = spawn_app_with(&[("POST_CACHE_TTL_SECS", "600")]).await;
+    let other = app.replica().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let post = app.create(&owner, json!({"title": "Cached everywhere"})).await;
+    let id = post["id"].as_str().unwrap();
+    let read = |base: String| {
+        let (http, token) = (app.http.clone(), owner.token.clone());
+        async move {
+            let v: Value = http
+                .get(format!("{base}/v1/feedback/{id}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["vote_count"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(read(other.clone()).await, 0);
+    assert_eq!(read(app.url("")).await, 0);
+    app.put(&format!("/v1/feedback/{id}/vote"), &json!({"type": "up"}), &owner.token).await;
+    assert_eq!(read(app.url("")).await, 1, "the replica that wrote sees it at once");
+    let started = std::time::Instant::now();
+    while read(other.clone()).await != 1 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "stale count after a second");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
