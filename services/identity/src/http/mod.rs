@@ -85,12 +85,13 @@ impl AuthResponse {
     }
 }
 
-/// Client address (the edge's `X-Forwarded-For`, first hop) and user agent.
+/// Client address (the last hop of `X-Forwarded-For`, which our edge appends; earlier hops are
+/// whatever the client sent) and user agent.
 pub fn client_info(headers: &HeaderMap) -> ClientInfo {
     let ip = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().chars().take(64).collect());
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     ClientInfo { ip, user_agent }
