@@ -103,6 +103,7 @@ for name in "${SERVICES[@]}"; do
     NATS_URL="nats://$NATS_HOST:$NATS_PORT" \
     IDENTITY_GRPC_URL=http://127.0.0.1:50051 \
     APP_BASE_URL="http://$EDGE" \
+    ATTACHMENTS_DIR="$RUN_DIR/attachments" \
     "$ROOT/target/release/$name"
 done
 

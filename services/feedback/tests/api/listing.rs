@@ -117,3 +117,47 @@ async fn search_ranks_titles_higher_and_matches_prefixes() {
     assert!(app.get_json("/v1/feedback/similar?title=zzzz", &owner.token).await["data"].as_array().unwrap().is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn views_are_counted_and_more_filters() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let agent = app.member(&owner, "agent@example.com", "agent").await;
+    let voter = app.member(&owner, "voter@example.com", "customer").await;
+    app.put("/v1/feedback/settings", &json!({"auto_subscribe_voters": true}), &owner.token).await;
+    let mine = app.create(&owner, json!({"title": "Owner's idea"})).await;
+    app.create(&agent, json!({"title": "Agent's idea", "is_public": false})).await;
+    let id = mine["id"].as_str().unwrap();
+    app.patch(&format!("/v1/feedback/{id}"), &json!({"assignee_id": agent.id}), &owner.token).await;
+
+    for _ in 0..3 {
+        app.get_json(&format!("/v1/feedback/{id}"), &voter.token).await;
+    }
+    let mut views = 0;
+    for _ in 0..50 {
+        views = sqlx::query_scalar::<_, i64>("SELECT view_count FROM feedback WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if views >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(views, 3);
+
+    let by_author = app.get_json(&format!("/v1/feedback?author_id={}", agent.id), &owner.token).await;
+    assert_eq!(titles(&by_author), ["Agent's idea"]);
+    let by_assignee = app.get_json(&format!("/v1/feedback?assignee_id={}", agent.id), &owner.token).await;
+    assert_eq!(titles(&by_assignee), ["Owner's idea"]);
+    assert_eq!(titles(&app.get_json("/v1/feedback?is_public=false", &owner.token).await), ["Agent's idea"]);
+
+    // With the board's setting on, voting subscribes the voter.
+    app.put(&format!("/v1/feedback/{id}/vote"), &json!({"type": "up"}), &voter.token).await;
+    app.post(&format!("/v1/feedback/{id}/status"), &json!({"status": "planned"}), &owner.token).await;
+    let notes = app.notifications(1).await;
+    let recipients = notes[0]["data"]["recipients"].as_array().unwrap();
+    assert!(recipients.iter().any(|r| r == voter.id.as_str()));
+    app.stop().await;
+}
