@@ -1,0 +1,207 @@
+//! Webhooks dispatcher: every event an organization's endpoint subscribes to is POSTed to it,
+//! signed (Standard Webhooks), retried, logged and replayable; plus in-app notifications and
+//! outgoing mail.
+
+pub mod commands;
+pub mod config;
+pub mod filters;
+pub mod http;
+pub mod ingest;
+pub mod limits;
+pub mod outcomes;
+pub mod signing;
+pub mod ssrf;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use platform::auth::{AuthClient, GrpcAuthenticator};
+use platform::bus::{Bus, COMMANDS_STREAM};
+use platform::consumer::{Consumer, ConsumerSpec};
+use platform::http::Runtime;
+use platform::metrics::Metrics;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/webhooks-dispatcher");
+
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub auth: AuthClient,
+    pub policy: Arc<ssrf::Policy>,
+    pub wake: Arc<Notify>,
+}
+
+impl FromRef<AppState> for AuthClient {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+pub struct Application {
+    http: TcpListener,
+    grpc: TcpListener,
+    state: AppState,
+    runtime: Runtime,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = platform::db::pool(&config.common.database_url, config.common.database_max_connections)?;
+        let bus = Bus::connect(&config.common.nats_url, &config.common.nats_prefix, "webhooks-dispatcher").await?;
+        let runtime = Runtime {
+            pool: pool.clone(),
+            bus: bus.clone(),
+            metrics: Metrics::new("webhooks-dispatcher"),
+            migrated: Arc::new(AtomicBool::new(false)),
+        };
+        platform::db::migrate(&pool, &MIGRATOR).await?;
+        platform::http::mark_migrated(&runtime);
+        if let Err(err) = bus.ensure_streams().await {
+            tracing::warn!(error = %err, "could not set up streams yet");
+        }
+        let auth = AuthClient::new(
+            Arc::new(GrpcAuthenticator::new(&config.common.identity_grpc_url)?),
+            config.common.auth_cache_ttl,
+        );
+        let policy = Arc::new(ssrf::Policy { allow: config.allow_cidrs.clone() });
+        let http = platform::http::bind(config.common.http_addr).await?;
+        let grpc = platform::http::bind(config.common.grpc_addr).await?;
+        let state = AppState(Arc::new(Services {
+            config: Arc::new(config),
+            pool,
+            bus,
+            auth,
+            policy,
+            wake: Arc::new(Notify::new()),
+        }));
+        Ok(Self { http, grpc, state, runtime })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves the API, turns events into deliveries, sends them, consumes notification and mail
+    /// commands, prunes old deliveries, and relays its own operational events until `shutdown`.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self { http, grpc, state, runtime } = self;
+        let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
+        let config = state.config.clone();
+        let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
+        let ingest = ingest::Ingest {
+            pool: runtime.pool.clone(),
+            bus: runtime.bus.clone(),
+            wake: state.wake.clone(),
+            batch: usize::try_from(config.batch_size).unwrap_or(256),
+        };
+        let worker = worker::Worker {
+            pool: runtime.pool.clone(),
+            config: config.clone(),
+            client: worker::client(&config, state.policy.clone())?,
+            policy: state.policy.clone(),
+            wake: state.wake.clone(),
+            limits: Arc::new(limits::Limits::default()),
+        };
+        let consumer = |name: &str, filter: &str, handler: Arc<dyn platform::consumer::Handler>| Consumer {
+            spec: ConsumerSpec::new(name, COMMANDS_STREAM, filter),
+            pool: runtime.pool.clone(),
+            bus: runtime.bus.clone(),
+            metrics: runtime.metrics.clone(),
+            handler,
+        };
+        let notifications = consumer("webhooks-dispatcher-notify", "notify.send", Arc::new(commands::Notifications));
+        let mail = consumer(
+            "webhooks-dispatcher-mail",
+            "mail.send",
+            Arc::new(commands::Mail { dev_mailbox: config.dev_mailbox, smtp_url: config.smtp_url.clone() }),
+        );
+        let router = platform::http::with_common(
+            http::router(state.clone()),
+            &runtime,
+            http::OPENAPI,
+            config.common.body_limit_bytes,
+        );
+        let (s1, s2, s3, s4) = (shutdown.clone(), shutdown.clone(), shutdown.clone(), shutdown.clone());
+        let prune_pool = runtime.pool.clone();
+        let parts: Vec<platform::lifecycle::Part> = vec![
+            ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
+            (
+                "grpc",
+                tokio::spawn(platform::grpc::serve(grpc, tonic::service::Routes::default(), &[], shutdown.clone())),
+            ),
+            (
+                "outbox relay",
+                tokio::spawn(async move {
+                    relay.run(s1).await;
+                    Ok(())
+                }),
+            ),
+            ("event intake", tokio::spawn(ingest.run(shutdown.clone()))),
+            ("deliveries", tokio::spawn(worker.run(shutdown.clone()))),
+            (
+                "notifications",
+                tokio::spawn(async move {
+                    notifications.run(s2).await;
+                    Ok(())
+                }),
+            ),
+            (
+                "mail",
+                tokio::spawn(async move {
+                    mail.run(s3).await;
+                    Ok(())
+                }),
+            ),
+            ("retention", tokio::spawn(prune(prune_pool, config.retention, s4))),
+        ];
+        let result = platform::lifecycle::supervise(shutdown, config.common.shutdown_grace, parts).await;
+        revocations.abort();
+        result
+    }
+}
+
+/// Deletes finished deliveries (and their attempts) older than the retention period.
+async fn prune(pool: PgPool, retention: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+    loop {
+        let result = sqlx::query(
+            "DELETE FROM deliveries WHERE status <> 'pending' AND updated_at < now() - make_interval(secs => $1)",
+        )
+        .bind(retention.as_secs_f64())
+        .execute(&pool)
+        .await;
+        match result {
+            Ok(r) if r.rows_affected() > 0 => tracing::info!(pruned = r.rows_affected(), "old deliveries pruned"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "could not prune deliveries"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(60).min(retention.max(Duration::from_secs(1)))) => {}
+        }
+    }
+}
