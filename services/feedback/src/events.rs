@@ -54,11 +54,16 @@ pub async fn notify_subscribers(
     body: String,
     base_url: &str,
 ) -> anyhow::Result<()> {
+    // A private post tells only staff and its author: customers who followed it while it was
+    // public no longer see it.
     let recipients: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT user_id FROM subscriptions WHERE feedback_id = $1 AND ($2::uuid IS NULL OR user_id <> $2) ORDER BY created_at",
+        "SELECT user_id FROM subscriptions WHERE feedback_id = $1 AND ($2::uuid IS NULL OR user_id <> $2) \
+         AND ($3 OR staff OR user_id = $4) ORDER BY created_at",
     )
     .bind(f.id)
     .bind(actor)
+    .bind(f.is_public)
+    .bind(f.author_id)
     .fetch_all(&mut *conn)
     .await?;
     if recipients.is_empty() {

@@ -63,14 +63,18 @@ pub async fn lock(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<
     .await
 }
 
-/// Subscribes `user` to a post; nothing if already subscribed.
-pub async fn subscribe(conn: &mut PgConnection, feedback: Uuid, user: Uuid) -> sqlx::Result<bool> {
-    Ok(sqlx::query("INSERT INTO subscriptions (feedback_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(feedback)
-        .bind(user)
-        .execute(conn)
-        .await?
-        .rows_affected()
+/// Subscribes `user` (staff or not) to a post; nothing if already subscribed.
+pub async fn subscribe(conn: &mut PgConnection, feedback: Uuid, user: Uuid, staff: bool) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO subscriptions (feedback_id, user_id, staff) VALUES ($1, $2, $3) \
+         ON CONFLICT (feedback_id, user_id) DO UPDATE SET staff = EXCLUDED.staff",
+    )
+    .bind(feedback)
+    .bind(user)
+    .bind(staff)
+    .execute(conn)
+    .await?
+    .rows_affected()
         == 1)
 }
 

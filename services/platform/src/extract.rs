@@ -132,3 +132,16 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// A response that must never be cached or stored (it carries a token, key or secret):
+/// `Cache-Control: no-store`, which the idempotency layer also honours.
+#[derive(Debug, Clone)]
+pub struct NoStore<T>(pub T);
+
+impl<T: IntoResponse> IntoResponse for NoStore<T> {
+    fn into_response(self) -> Response {
+        let mut r = self.0.into_response();
+        r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+        r
+    }
+}

@@ -45,16 +45,17 @@ pub fn with_common(routes: Router, runtime: &Runtime, openapi: &'static str, bod
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
         })
-        .layer(axum::middleware::from_fn_with_state(
-            crate::idempotency::Idempotency { pool: runtime.pool.clone(), body_limit },
-            crate::idempotency::middleware,
-        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(runtime.metrics.clone(), crate::metrics::track))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Problem::internal().into_response()
         }))
+        // Outside the panic catcher: a panic is a 500 here, and a 500 is not remembered.
+        .layer(axum::middleware::from_fn_with_state(
+            crate::idempotency::Idempotency { pool: runtime.pool.clone(), body_limit },
+            crate::idempotency::middleware,
+        ))
         .layer(axum::middleware::from_fn(telemetry::request_context))
 }
 

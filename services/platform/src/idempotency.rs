@@ -23,11 +23,23 @@ pub struct Idempotency {
     pub body_limit: usize,
 }
 
+/// Whether a response says it must not be stored (`Cache-Control: no-store`), as every
+/// response carrying a token or key does.
+fn no_store(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store"))
+}
+
 /// A stored request hash and, once finished, its response: status, content type and body.
 type Remembered = (Vec<u8>, Option<i16>, Option<String>, Option<Vec<u8>>);
 
 pub async fn middleware(State(cfg): State<Idempotency>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
+    // Uploads stream with their own limit: replaying them would mean buffering them.
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
+    if req.method() != Method::POST || multipart {
         return next.run(req).await;
     }
     let Some(key) = req.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned)) else {
@@ -112,6 +124,20 @@ async fn handle(cfg: &Idempotency, key: String, req: Request, next: Next) -> any
             .bind(&key)
             .execute(&cfg.pool)
             .await?;
+    } else if no_store(&parts.headers) {
+        // A response carrying credentials is never stored: a replay gets a 409 saying so.
+        let body = serde_json::to_vec(&Problem::conflict(
+            "this request was already processed; its response held credentials, which are never kept",
+        ))?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = 409, content_type = 'application/problem+json', body = $3 \
+             WHERE scope = $1 AND key = $2",
+        )
+        .bind(&scope)
+        .bind(&key)
+        .bind(body)
+        .execute(&cfg.pool)
+        .await?;
     } else {
         let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         sqlx::query(

@@ -45,7 +45,11 @@ fn matches_signature(mime: &str, head: &[u8]) -> bool {
         "image/gif" => head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a"),
         "image/webp" => head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP",
         "application/pdf" => head.starts_with(b"%PDF-"),
-        "text/plain" => std::str::from_utf8(&head[..head.len().min(512)]).is_ok() || head.len() >= 512,
+        // Valid UTF-8, but for a character cut by the 512-byte window.
+        "text/plain" => {
+            std::str::from_utf8(head).is_ok_and(|_| true)
+                || std::str::from_utf8(head).is_err_and(|e| e.error_len().is_none())
+        }
         _ => true,
     }
 }
@@ -75,11 +79,36 @@ pub async fn upload(
     let max = state.config.attachment_max_bytes;
     let mut comment_id: Option<Uuid> = None;
     let mut stored: Option<(String, std::path::PathBuf, String, String, i64, String)> = None;
+    let read = read_parts(&state, &p, &mut multipart, &mut comment_id, &mut stored, max).await;
+    if let Err(e) = read {
+        // A part after the file failed: the file must not stay behind.
+        if let Some((_, path, ..)) = &stored {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        return Err(e);
+    }
+    let Some((stored_name, path, original, mime, size, sha)) = stored else {
+        return Err(Problem::validation(vec![FieldError::new("file", "is required")]).into());
+    };
+    save(&state, &p, post.id, comment_id, stored_name, path, original, mime, size, sha).await
+}
+
+type Stored = Option<(String, std::path::PathBuf, String, String, i64, String)>;
+
+/// Reads the multipart fields, streaming `file` to disk.
+async fn read_parts(
+    state: &AppState,
+    p: &Principal,
+    multipart: &mut Multipart,
+    comment_id: &mut Option<Uuid>,
+    stored: &mut Stored,
+    max: usize,
+) -> ApiResult<()> {
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_problem(&e, max))? {
         match field.name() {
             Some("comment_id") => {
                 let text = field.text().await.map_err(|e| multipart_problem(&e, max))?;
-                comment_id =
+                *comment_id =
                     Some(text.trim().parse().map_err(|_| {
                         Problem::validation(vec![FieldError::new("comment_id", "is not a comment id")])
                     })?);
@@ -123,7 +152,7 @@ pub async fn upload(
                     let _ = tokio::fs::remove_file(&path).await;
                     return Err(problem.into());
                 }
-                stored = Some((
+                *stored = Some((
                     stored_name,
                     path,
                     original,
@@ -135,21 +164,35 @@ pub async fn upload(
             _ => {}
         }
     }
-    let Some((stored_name, path, original, mime, size, sha)) = stored else {
-        return Err(Problem::validation(vec![FieldError::new("file", "is required")]).into());
-    };
+    Ok(())
+}
+
+/// Records a stored file; removes it if the record cannot be made.
+#[allow(clippy::too_many_arguments)]
+async fn save(
+    state: &AppState,
+    p: &Principal,
+    post: Uuid,
+    comment_id: Option<Uuid>,
+    stored_name: String,
+    path: std::path::PathBuf,
+    original: String,
+    mime: String,
+    size: i64,
+    sha: String,
+) -> ApiResult<(StatusCode, Json<Attachment>)> {
     let saved: ApiResult<Attachment> = async {
         let mut tx = state.pool.begin().await?;
         if let Some(c) = comment_id {
             let row: Option<(Option<Uuid>, bool)> =
                 sqlx::query_as("SELECT author_id, is_internal FROM comments WHERE id = $1 AND feedback_id = $2")
                     .bind(c)
-                    .bind(post.id)
+                    .bind(post)
                     .fetch_optional(&mut *tx)
                     .await?;
             match row {
-                Some((author, internal)) if (!internal || is_staff(&p)) && (author == p.user_id || is_staff(&p)) => {}
-                Some((_, internal)) if !internal || is_staff(&p) => {
+                Some((author, internal)) if (!internal || is_staff(p)) && (author == p.user_id || is_staff(p)) => {}
+                Some((_, internal)) if !internal || is_staff(p) => {
                     return Err(Problem::forbidden("only the comment's author can attach files to it").into())
                 }
                 _ => return Err(Problem::validation(vec![FieldError::new("comment_id", "no such comment on this post")]).into()),
@@ -161,7 +204,7 @@ pub async fn upload(
         ))
         .bind(Uuid::now_v7())
         .bind(p.org_id)
-        .bind(post.id)
+        .bind(post)
         .bind(comment_id)
         .bind(&stored_name)
         .bind(&original)

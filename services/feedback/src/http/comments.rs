@@ -106,10 +106,20 @@ pub async fn create(
         return Err(Problem::forbidden("internal notes are for agents and above").into());
     }
     let post = super::posts::visible(&state, &principal, id).await?;
-    if post.merged_into_id.is_some() {
+    let mut tx = state.pool.begin().await?;
+    // Read again under a key-share lock: a merge or delete (which lock the post for update)
+    // racing this comment waits for it, or wins and is seen here.
+    let (deleted, merged): (bool, Option<Uuid>) =
+        sqlx::query_as("SELECT deleted_at IS NOT NULL, merged_into_id FROM feedback WHERE id = $1 FOR KEY SHARE")
+            .bind(post.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if deleted {
+        return Err(Problem::not_found("feedback").into());
+    }
+    if merged.is_some() {
         return Err(Problem::conflict("this post was merged; comment on the post it was merged into").into());
     }
-    let mut tx = state.pool.begin().await?;
     let mut internal = body.is_internal;
     if let Some(parent) = body.parent_id {
         let parent_internal: Option<bool> =
@@ -166,7 +176,7 @@ pub async fn create(
         if let Some(user) = principal.user_id {
             let auto = boards::by_org(&mut tx, principal.org_id).await?.is_some_and(|b| b.auto_subscribe_commenters);
             if auto {
-                store::subscribe(&mut tx, post.id, user).await?;
+                store::subscribe(&mut tx, post.id, user, is_staff(&principal)).await?;
             }
         }
     }
@@ -253,6 +263,15 @@ pub async fn delete(
     if !author && principal.role < Role::Manager {
         return Err(Problem::forbidden("only the author or a manager can delete a comment").into());
     }
+    // The files of the thread's attachments go with it (their rows go by cascade).
+    let files: Vec<String> = sqlx::query_scalar(
+        "WITH RECURSIVE thread AS (SELECT id FROM comments WHERE id = $1 \
+           UNION ALL SELECT c.id FROM comments c JOIN thread t ON c.parent_id = t.id) \
+         SELECT stored_name FROM attachments WHERE comment_id IN (SELECT id FROM thread)",
+    )
+    .bind(comment_id)
+    .fetch_all(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM comments WHERE id = $1").bind(comment_id).execute(&mut *tx).await?;
     let count: i32 = sqlx::query_scalar("SELECT comment_count FROM feedback WHERE id = $1")
         .bind(post.id)
@@ -268,5 +287,10 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     state.changed(&[post.id]).await;
+    for f in files {
+        if let Err(err) = tokio::fs::remove_file(state.config.attachments_dir.join(&f)).await {
+            tracing::warn!(error = %err, file = %f, "could not remove an attachment of a deleted comment");
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

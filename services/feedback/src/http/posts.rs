@@ -98,6 +98,9 @@ pub async fn create(
     let (Some(title), Some(description), Some(tags), Some(priority)) = (title, description, tags, priority) else {
         return Err(Problem::internal().into());
     };
+    if (body.priority.is_some() || body.metadata.is_some()) && !is_staff(&principal) {
+        return Err(Problem::forbidden("priority and metadata are set by agents").into());
+    }
     if let Verdict::Exceeded { used, limit, plan } = state.quota.check(principal.org_id, "feedback_posts", 1).await {
         return Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
             .detail(format!("the {plan} plan allows {limit} posts; {used} are used"))
@@ -123,7 +126,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     if let Some(user) = principal.user_id {
-        store::subscribe(&mut tx, post.id, user).await?;
+        store::subscribe(&mut tx, post.id, user, is_staff(&principal)).await?;
     }
     events::emit(&mut tx, ev::FEEDBACK_CREATED, post.organization_id, post.id, events::post(&post, principal.user_id))
         .await?;
@@ -276,6 +279,9 @@ pub async fn delete(
     let mut tx = state.pool.begin().await?;
     let post = store::lock(&mut tx, principal.org_id, id).await?.ok_or_else(|| Problem::not_found("feedback"))?;
     let author = post.author_id.is_some() && post.author_id == principal.user_id;
+    if !post.is_public && !author && !is_staff(&principal) {
+        return Err(Problem::not_found("feedback").into());
+    }
     if !author && principal.role < Role::Manager {
         return Err(Problem::forbidden("only the author or a manager can delete this post").into());
     }
@@ -390,7 +396,7 @@ pub async fn merge(
     .rows_affected();
     sqlx::query("DELETE FROM votes WHERE feedback_id = $1").bind(source.id).execute(&mut *tx).await?;
     sqlx::query(
-        "INSERT INTO subscriptions (feedback_id, user_id) SELECT $2, user_id FROM subscriptions WHERE feedback_id = $1 \
+        "INSERT INTO subscriptions (feedback_id, user_id, staff) SELECT $2, user_id, staff FROM subscriptions WHERE feedback_id = $1 \
          ON CONFLICT DO NOTHING",
     )
     .bind(source.id)
@@ -437,7 +443,7 @@ pub async fn subscribe(
     let user = principal.require_user()?;
     let post = visible(&state, &principal, id).await?;
     let mut conn = state.pool.acquire().await?;
-    store::subscribe(&mut conn, post.id, user).await?;
+    store::subscribe(&mut conn, post.id, user, is_staff(&principal)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

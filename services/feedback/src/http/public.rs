@@ -84,8 +84,19 @@ fn voter_key(state: &AppState, headers: &HeaderMap) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// 429 once `key` has acted too often this minute (counted across replicas).
-async fn limit(state: &AppState, action: &str, key: &[u8]) -> ApiResult<()> {
+/// The rate-limit key of a client: its address alone, so a new user agent per request does not
+/// make a new client.
+fn address_key(state: &AppState, headers: &HeaderMap) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.config.voter_key_secret.expose_secret().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"rate-limit\0");
+    mac.update(super::client_address(headers).as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// 429 once the client's address has acted too often this minute (counted across replicas).
+async fn limit(state: &AppState, action: &str, headers: &HeaderMap) -> ApiResult<()> {
+    let key = address_key(state, headers);
     let mut conn = state.pool.acquire().await?;
     let name = format!("{action}:{}", hex::encode(key));
     if let Some(retry) = store::rate_limit(&mut conn, &name, state.config.public_rate_per_minute).await? {
@@ -128,8 +139,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
-    let key = voter_key(&state, &headers);
-    limit(&state, "post", &key).await?;
+    limit(&state, "post", &headers).await?;
     if let crate::quota::Verdict::Exceeded { .. } = state.quota.check(b.organization_id, "feedback_posts", 1).await {
         return Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
             .detail("this board takes no more posts on its plan")
@@ -157,9 +167,8 @@ async fn anonymous_voter(state: &AppState, slug: &str, headers: &HeaderMap) -> A
     if !b.allow_anonymous_votes {
         return Err(Problem::forbidden("this board does not take anonymous votes").into());
     }
-    let key = voter_key(state, headers);
-    limit(state, "vote", &key).await?;
-    Ok((b, Voter::Anonymous(key)))
+    limit(state, "vote", headers).await?;
+    Ok((b, Voter::Anonymous(voter_key(state, headers))))
 }
 
 /// `PUT /v1/public/{slug}/feedback/{id}/vote {type}`.

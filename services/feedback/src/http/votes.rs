@@ -51,7 +51,7 @@ async fn open_for_votes(
 ) -> Result<(), platform::ApiError> {
     let row: Option<(bool, Option<Uuid>, bool, Option<Uuid>)> = sqlx::query_as(
         "SELECT deleted_at IS NOT NULL, merged_into_id, is_public, author_id FROM feedback \
-         WHERE id = $1 AND organization_id = $2",
+         WHERE id = $1 AND organization_id = $2 FOR KEY SHARE",
     )
     .bind(id)
     .bind(org)
@@ -142,7 +142,7 @@ pub async fn cast(
     if let Some(u) = user {
         let auto = boards::by_org(&mut tx, org).await?.is_some_and(|b| b.auto_subscribe_voters);
         if auto {
-            store::subscribe(&mut tx, id, u).await?;
+            store::subscribe(&mut tx, id, u, staff).await?;
         }
     }
     tx.commit().await?;

@@ -100,6 +100,10 @@ async fn customers_see_public_posts_and_their_own() {
     let r = app.post(&format!("/v1/feedback/{mid}/status"), &json!({"status": "planned"}), &customer.token).await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
     assert_eq!(app.get_json("/v1/feedback", &owner.token).await["data"].as_array().unwrap().len(), 3);
+    // Triage fields are the staff's from the start, and private posts of others stay unseen.
+    let r = app.post("/v1/feedback", &json!({"title": "Urgent please", "priority": "critical"}), &customer.token).await;
+    assert_problem(r, StatusCode::FORBIDDEN).await;
+    assert_problem(app.delete(&format!("/v1/feedback/{pid}"), &customer.token).await, StatusCode::NOT_FOUND).await;
     app.stop().await;
 }
 
@@ -300,5 +304,33 @@ async fn health_and_openapi() {
     for path in ["/v1/feedback", "/v1/feedback/{id}/vote", "/v1/public/{slug}/feedback", "/v1/categories"] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_made_private_stops_notifying_customers() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let author = app.member(&owner, "author@example.com", "customer").await;
+    let follower = app.member(&owner, "follower@example.com", "customer").await;
+    let agent = app.member(&owner, "agent@example.com", "agent").await;
+    let post = app.create(&author, json!({"title": "Roadmap item"})).await;
+    let id = post["id"].as_str().unwrap();
+    for u in [&follower, &agent] {
+        assert_eq!(
+            app.put(&format!("/v1/feedback/{id}/subscription"), &json!({}), &u.token).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    app.patch(&format!("/v1/feedback/{id}"), &json!({"is_public": false}), &owner.token).await;
+    app.post(&format!("/v1/feedback/{id}/status"), &json!({"status": "planned", "note": "secret plan"}), &owner.token)
+        .await;
+    let notes = app.notifications(1).await;
+    let mut recipients: Vec<&str> =
+        notes[0]["data"]["recipients"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    recipients.sort();
+    let mut expected = vec![author.id.as_str(), agent.id.as_str()];
+    expected.sort();
+    assert_eq!(recipients, expected, "the customer follower no longer sees the post");
     app.stop().await;
 }

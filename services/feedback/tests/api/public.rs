@@ -111,6 +111,9 @@ async fn anonymous_posts_and_votes_when_allowed_and_rate_limited() {
     let r = vote("203.0.113.7", "browser-a", "down").await.unwrap();
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    // Another user agent from the same address is the same client to the rate limit.
+    let r = vote("203.0.113.7", "browser-c", "up").await.unwrap();
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
     let r = app.http.post(app.url(&base)).json(&json!({"title": "x"})).send().await.unwrap();
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     app.stop().await;

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Revocation, Role};
-use platform::extract::{Json, Path};
+use platform::extract::{Json, NoStore, Path};
 use platform::{ApiResult, FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -59,7 +59,7 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Json(body): Json<CreateKey>,
-) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+) -> ApiResult<(StatusCode, NoStore<Json<CreatedKey>>)> {
     principal.require_role(Role::Admin)?;
     let user = principal.require_user()?;
     let mut v = Validator::default();
@@ -99,7 +99,7 @@ pub async fn create(
     .bind(body.expires_at)
     .fetch_one(&state.pool)
     .await?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { key_info: info, key })))
+    Ok((StatusCode::CREATED, NoStore(Json(CreatedKey { key_info: info, key }))))
 }
 
 #[derive(Serialize)]

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use platform::auth::{Principal, Revocation, Role};
-use platform::extract::Json;
+use platform::extract::{Json, NoStore};
 use platform::{ApiResult, FieldError, Problem};
 use proto::events::{self as ev, MailSend};
 use serde::Deserialize;
@@ -31,7 +31,7 @@ pub async fn signup(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<SignupRequest>,
-) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+) -> ApiResult<(StatusCode, NoStore<Json<AuthResponse>>)> {
     let mut v = Validator::default();
     let email = v.check(Email::parse("email", &body.email));
     v.check(check_password("password", &body.password));
@@ -60,7 +60,7 @@ pub async fn signup(
     send_verification(&mut tx, &state, user.id, &user.email, Some(org.id)).await?;
     let issued = sessions::create(&mut tx, &state.config, user.id, org.id, &client_info(&headers)).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(AuthResponse::new(issued, user, org, Role::Owner.as_str()))))
+    Ok((StatusCode::CREATED, NoStore(Json(AuthResponse::new(issued, user, org, Role::Owner.as_str())))))
 }
 
 /// Inserts an organization; an explicit slug that is taken is a 409, a derived one gets a suffix.
@@ -153,12 +153,15 @@ pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
-) -> ApiResult<Json<AuthResponse>> {
+) -> ApiResult<NoStore<Json<AuthResponse>>> {
     let email = body.email.trim().to_lowercase();
-    let mut conn = state.pool.acquire().await?;
-    if let Some(retry) = locked_for(&mut conn, &email).await? {
+    // The attempt is counted before the password is checked, so a burst of parallel guesses is
+    // refused once it passes the threshold instead of all being verified.
+    let attempt = reserve_attempt(&state, &email).await?;
+    if let Some(retry) = attempt {
         return Err(Problem::too_many_requests(retry).detail("too many failed sign-ins; try again later").into());
     }
+    let mut conn = state.pool.acquire().await?;
     let found = store::credentials_by_email(&mut conn, &email).await?;
     drop(conn);
     let verified = state.passwords.verify(found.as_ref().map(|f| f.1.as_str()), &body.password).await?;
@@ -191,43 +194,58 @@ pub async fn login(
     let user = store::user(&mut tx, user_id).await?.ok_or_else(Problem::unauthorized)?;
     let org = store::organization(&mut tx, org_id).await?.ok_or_else(Problem::unauthorized)?;
     tx.commit().await?;
-    Ok(Json(AuthResponse::new(issued, user, org, &role)))
+    Ok(NoStore(Json(AuthResponse::new(issued, user, org, &role))))
 }
 
-/// Seconds until `email` may try again, when it is locked out.
-async fn locked_for(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<u64>> {
-    let secs: Option<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM (locked_until - now()))::float8 FROM login_throttle \
-         WHERE email = $1 AND locked_until > now()",
-    )
-    .bind(email)
-    .fetch_optional(conn)
-    .await?;
-    Ok(secs.map(|s| s.ceil().max(1.0) as u64))
-}
-
-/// Counts a failure in the current window; the threshold-th locks the email for a while.
-async fn record_failure(state: &AppState, email: &str) -> sqlx::Result<()> {
+/// Counts a sign-in attempt for `email` in the current window: `Some(seconds)` when it must be
+/// refused — the email is locked, or this attempt is past the threshold (which locks it).
+async fn reserve_attempt(state: &AppState, email: &str) -> sqlx::Result<Option<u64>> {
     let c = &state.config;
-    sqlx::query(
-        "INSERT INTO login_throttle (email, failures, window_started_at) VALUES ($1, 1, now()) \
+    let (attempts, locked_for): (i32, Option<f64>) = sqlx::query_as(
+        "INSERT INTO login_throttle AS t (email, failures, window_started_at) VALUES ($1, 1, now()) \
          ON CONFLICT (email) DO UPDATE SET \
-           failures = CASE WHEN login_throttle.window_started_at < now() - make_interval(secs => $2) \
-                           THEN 1 ELSE login_throttle.failures + 1 END, \
-           window_started_at = CASE WHEN login_throttle.window_started_at < now() - make_interval(secs => $2) \
-                           THEN now() ELSE login_throttle.window_started_at END",
+           failures = CASE WHEN t.locked_until > now() THEN t.failures \
+                           WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) THEN 1 \
+                           ELSE t.failures + 1 END, \
+           window_started_at = CASE WHEN t.locked_until > now() THEN t.window_started_at \
+                           WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) THEN now() \
+                           ELSE t.window_started_at END, \
+           locked_until = CASE WHEN t.locked_until > now() THEN t.locked_until END \
+         RETURNING failures, EXTRACT(EPOCH FROM (locked_until - now()))::float8",
     )
     .bind(email)
     .bind(c.lockout_window.as_secs_f64())
-    .execute(&state.pool)
+    .fetch_one(&state.pool)
     .await?;
+    if let Some(secs) = locked_for.filter(|s| *s > 0.0) {
+        return Ok(Some(secs.ceil().max(1.0) as u64));
+    }
+    if attempts > c.lockout_threshold {
+        lock(state, email).await?;
+        return Ok(Some(c.lockout_duration.as_secs().max(1)));
+    }
+    Ok(None)
+}
+
+/// A failed attempt (already counted): the threshold-th locks the email for a while.
+async fn record_failure(state: &AppState, email: &str) -> sqlx::Result<()> {
+    let failures: Option<i32> = sqlx::query_scalar("SELECT failures FROM login_throttle WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&state.pool)
+        .await?;
+    if failures.is_some_and(|f| f >= state.config.lockout_threshold) {
+        lock(state, email).await?;
+    }
+    Ok(())
+}
+
+async fn lock(state: &AppState, email: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $3), failures = 0, \
-         window_started_at = now() WHERE email = $1 AND failures >= $2",
+        "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $2), failures = 0, window_started_at = now() \
+         WHERE email = $1 AND (locked_until IS NULL OR locked_until <= now())",
     )
     .bind(email)
-    .bind(c.lockout_threshold)
-    .bind(c.lockout_duration.as_secs_f64())
+    .bind(state.config.lockout_duration.as_secs_f64())
     .execute(&state.pool)
     .await?;
     Ok(())
@@ -239,7 +257,10 @@ pub struct RefreshRequest {
 }
 
 /// `POST /v1/auth/refresh`: rotates the refresh token; a reused one revokes the session.
-pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<Json<AuthResponse>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<NoStore<Json<AuthResponse>>> {
     let mut tx = state.pool.begin().await?;
     let outcome = sessions::refresh(&mut tx, &state.config, &body.refresh_token).await?;
     match outcome {
@@ -260,7 +281,7 @@ pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequ
                 Revocation { credential_hashes: vec![hex::encode(old_access_hash)], ..Default::default() },
             )
             .await;
-            Ok(Json(AuthResponse::new(issued, user, org, role.as_str())))
+            Ok(NoStore(Json(AuthResponse::new(issued, user, org, role.as_str()))))
         }
     }
 }

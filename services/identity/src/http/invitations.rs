@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Revocation, Role};
-use platform::extract::{Json, Path, Query};
+use platform::extract::{Json, NoStore, Path, Query};
 use platform::pagination::{Cursor, Page, PageQuery};
 use platform::{ApiResult, Problem};
 use proto::events::{self as ev, MailSend};
@@ -217,7 +217,7 @@ pub async fn accept(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<AcceptRequest>,
-) -> ApiResult<Json<AuthResponse>> {
+) -> ApiResult<NoStore<Json<AuthResponse>>> {
     let mut tx = state.pool.begin().await?;
     let pending: Option<Pending> = sqlx::query_as(
         "SELECT id, organization_id, email, role FROM invitations \
@@ -276,5 +276,5 @@ pub async fn accept(
     let org = store::organization(&mut tx, inv.organization_id).await?.ok_or_else(Problem::internal)?;
     tx.commit().await?;
     sessions::announce(&state, Revocation { changed_users: vec![user_id], ..Default::default() }).await;
-    Ok(Json(AuthResponse::new(issued, user, org, actual_role.as_str())))
+    Ok(NoStore(Json(AuthResponse::new(issued, user, org, actual_role.as_str()))))
 }

@@ -111,3 +111,29 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn responses_with_credentials_are_never_stored_for_idempotent_replays() {
+    let app = spawn_app().await;
+    let owner = app.signup("ada@example.com", "Acme").await;
+    let send = || {
+        app.http
+            .post(app.url("/v1/api-keys"))
+            .bearer_auth(token(&owner))
+            .header("idempotency-key", "key-1")
+            .json(&json!({"name": "CI", "scopes": ["*"]}))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let key = first.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    assert_problem(send().await.unwrap(), StatusCode::CONFLICT).await;
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT body FROM idempotency_keys").fetch_all(&app.pool).await.unwrap();
+    assert!(stored.iter().all(|b| !String::from_utf8_lossy(b).contains(&key)));
+    // Exactly one key was made.
+    let keys: Value = app.get("/v1/api-keys", &token(&owner)).await.json().await.unwrap();
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}

@@ -260,3 +260,32 @@ async fn missing_or_garbage_credentials_are_401() {
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_is_cut_at_the_threshold() {
+    let app = spawn_app_with(&[("LOCKOUT_THRESHOLD", "3")]).await;
+    app.signup("ada@example.com", "Acme").await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (http, url) = (app.http.clone(), app.url("/v1/auth/login"));
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .json(&json!({"email": "ada@example.com", "password": format!("guess {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut verified = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => verified += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(verified, 3, "only the threshold's worth of guesses reach the password check");
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
-use platform::extract::{Json, Path};
+use platform::extract::{Json, NoStore, Path};
 use platform::{ApiResult, FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -99,7 +99,7 @@ pub async fn create(
     State(state): State<AppState>,
     p: Principal,
     Json(b): Json<EndpointBody>,
-) -> ApiResult<(StatusCode, Json<WithSecret>)> {
+) -> ApiResult<(StatusCode, NoStore<Json<WithSecret>>)> {
     can_write(&p)?;
     parse(&state, &b, true).await?;
     let secret = signing::new_secret();
@@ -120,7 +120,7 @@ pub async fn create(
     .await?;
     add_secret(&mut tx, endpoint.id, &secret).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(WithSecret { endpoint, secret })))
+    Ok((StatusCode::CREATED, NoStore(Json(WithSecret { endpoint, secret }))))
 }
 
 async fn add_secret(conn: &mut PgConnection, endpoint: Uuid, secret: &str) -> sqlx::Result<()> {
@@ -260,7 +260,7 @@ pub async fn rotate(
     p: Principal,
     Path(id): Path<Uuid>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<Rotated>> {
+) -> ApiResult<NoStore<Json<Rotated>>> {
     can_write(&p)?;
     let r: Rotate = if body.is_empty() { Rotate::default() } else { platform::extract::parse_json(&body)? };
     let overlap = r.overlap_seconds.map(std::time::Duration::from_secs).unwrap_or(state.config.rotation_overlap);
@@ -278,5 +278,5 @@ pub async fn rotate(
     let secret = signing::new_secret();
     add_secret(&mut tx, id, &secret).await?;
     tx.commit().await?;
-    Ok(Json(Rotated { secret, previous_expires_at: expires }))
+    Ok(NoStore(Json(Rotated { secret, previous_expires_at: expires })))
 }
