@@ -18,8 +18,8 @@ impl Handler for Notifications {
             let n = command.data;
             let ids: Vec<Uuid> = n.recipients.iter().map(|_| Uuid::now_v7()).collect();
             sqlx::query(
-                "INSERT INTO notifications (id, organization_id, user_id, title, body, link, reason) \
-                 SELECT id, $3, user_id, $4, $5, $6, $7 FROM unnest($1::uuid[], $2::uuid[]) AS r(id, user_id)",
+                "INSERT INTO notifications (id, organization_id, user_id, title, body, link, reason, created_at) \
+                 SELECT id, $3, user_id, $4, $5, $6, $7, $8 FROM unnest($1::uuid[], $2::uuid[]) AS r(id, user_id)",
             )
             .bind(&ids)
             .bind(&n.recipients)
@@ -28,6 +28,8 @@ impl Handler for Notifications {
             .bind(&n.body)
             .bind(&n.link)
             .bind(&n.reason)
+            // When it happened, not when this replica got to it: commands are handled concurrently.
+            .bind(command.time)
             .execute(&mut *tx)
             .await?;
             Ok(())

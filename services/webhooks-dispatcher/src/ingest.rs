@@ -33,6 +33,7 @@ struct Endpoint {
     id: Uuid,
     organization_id: Uuid,
     events: Vec<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Ingest {
@@ -122,7 +123,7 @@ impl Ingest {
         orgs.sort();
         orgs.dedup();
         let endpoints: Vec<Endpoint> = sqlx::query_as(
-            "SELECT id, organization_id, events FROM endpoints WHERE enabled AND organization_id = ANY($1)",
+            "SELECT id, organization_id, events, created_at FROM endpoints WHERE enabled AND organization_id = ANY($1)",
         )
         .bind(&orgs)
         .fetch_all(&self.pool)
@@ -130,10 +131,13 @@ impl Ingest {
         let (mut ids, mut endpoint_ids, mut org_ids, mut event_ids, mut types, mut payloads) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for e in &events {
-            for ep in endpoints
-                .iter()
-                .filter(|ep| Some(ep.organization_id) == e.orgid && filters::matches(&ep.events, &e.event_type))
-            {
+            // An endpoint receives what happens from its creation on, not the stream's past.
+            let wanted = |ep: &&Endpoint| {
+                Some(ep.organization_id) == e.orgid
+                    && e.time >= ep.created_at
+                    && filters::matches(&ep.events, &e.event_type)
+            };
+            for ep in endpoints.iter().filter(wanted) {
                 ids.push(Uuid::now_v7());
                 endpoint_ids.push(ep.id);
                 org_ids.push(ep.organization_id);

@@ -74,7 +74,8 @@ pub async fn record(pool: &PgPool, config: &Config, outcomes: Vec<(Claimed, Outc
                     None => {
                         statuses.push("failed".to_owned());
                         next_at.push(now);
-                        if !d.event_type.starts_with("webhook.") {
+                        // A 410 is a refusal, reported as the endpoint's disabling, not as exhaustion.
+                        if !is_gone && !d.event_type.starts_with("webhook.") {
                             exhausted.push((d, code, error.clone()));
                         }
                     }

@@ -1,0 +1,147 @@
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_says_so() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (dead, ops) = (Receiver::start().await, Receiver::start().await);
+    dead.answer(410, None);
+    let (id, _) = app.endpoint(&owner, json!({"url": dead.url, "events": ["feedback.*"]})).await;
+    let (_, ops_secret) = app.endpoint(&owner, json!({"url": ops.url, "events": ["webhook.*"]})).await;
+    app.publish(owner.org, "feedback.created", json!({})).await;
+    let got = ops.wait_for(1).await;
+    assert_eq!(got[0].body["type"], "webhook.endpoint.disabled");
+    assert_eq!(got[0].body["data"]["endpoint_id"], id.as_str());
+    assert!(verified(&got[0], &ops_secret));
+    let e = app.get_json(&format!("/v1/webhooks/{id}"), &owner.token).await;
+    assert_eq!(e["enabled"], false);
+    assert!(e["disabled_reason"].as_str().unwrap().contains("410"));
+    // Disabled: nothing more is sent to it.
+    app.publish(owner.org, "feedback.updated", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dead.received().len(), 1);
+    app.stop();
+}
+
+#[tokio::test]
+async fn exhaustion_fails_the_delivery_and_recover_sends_it_again() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (bad, ops) = (Receiver::start().await, Receiver::start().await);
+    for _ in 0..4 {
+        bad.answer(500, None);
+    }
+    let (id, _) = app.endpoint(&owner, json!({"url": bad.url, "events": ["feedback.*"]})).await;
+    app.endpoint(&owner, json!({"url": ops.url, "events": ["webhook.delivery.exhausted"]})).await;
+    let event = app.publish(owner.org, "feedback.created", json!({})).await;
+    let got = ops.wait_for(1).await;
+    assert_eq!(got[0].body["type"], "webhook.delivery.exhausted");
+    assert_eq!(got[0].body["data"]["event_id"], event.to_string());
+    assert_eq!(got[0].body["data"]["attempts"], 4);
+    assert_eq!(bad.received().len(), 4, "the schedule has four attempts");
+    let failed = app.get_json(&format!("/v1/webhooks/{id}/deliveries?status=failed"), &owner.token).await;
+    assert_eq!(failed["data"][0]["attempts"], 4);
+    assert_eq!(failed["data"][0]["last_status_code"], 500);
+
+    // Every failure since then is sent again, with its webhook-id.
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let r: Value = app
+        .post(&format!("/v1/webhooks/{id}/recover"), &json!({"since": since}), &owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["requeued"], 1);
+    let got = bad.wait_for(5).await;
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[4].id, got[0].id);
+    app.stop();
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_too_long_is_disabled() {
+    let app = spawn_app_with(&[
+        ("WEBHOOK_DISABLE_AFTER_SECS", "0.3"),
+        ("WEBHOOK_RETRY_SCHEDULE_SECS", "0,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2"),
+    ])
+    .await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (bad, ops) = (Receiver::start().await, Receiver::start().await);
+    for _ in 0..20 {
+        bad.answer(503, None);
+    }
+    let (id, _) = app.endpoint(&owner, json!({"url": bad.url, "events": ["feedback.*"]})).await;
+    app.endpoint(&owner, json!({"url": ops.url, "events": ["webhook.endpoint.disabled"]})).await;
+    app.publish(owner.org, "feedback.created", json!({})).await;
+    let got = ops.wait_for(1).await;
+    assert_eq!(got[0].body["type"], "webhook.endpoint.disabled");
+    assert!(got[0].body["data"]["reason"].as_str().unwrap().contains("failing"));
+    let e = app.get_json(&format!("/v1/webhooks/{id}"), &owner.token).await;
+    assert_eq!(e["enabled"], false);
+    let attempts = bad.received().len();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(bad.received().len(), attempts, "nothing more is sent to a disabled endpoint");
+    app.stop();
+}
+
+#[tokio::test]
+async fn rate_limits_and_ordered_delivery() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (limited, ordered) = (Receiver::start().await, Receiver::start().await);
+    app.endpoint(&owner, json!({"url": limited.url, "events": ["ticket.*"], "rate_limit_per_second": 5})).await;
+    app.endpoint(&owner, json!({"url": ordered.url, "events": ["feedback.*"], "ordered": true})).await;
+    ordered.answer(500, None);
+    ordered.slow(Duration::from_millis(20));
+    for i in 0..15 {
+        app.publish(owner.org, "ticket.updated", json!({"n": i})).await;
+    }
+    for i in 0..10 {
+        app.publish(owner.org, "feedback.updated", json!({"n": i})).await;
+    }
+    let got = limited.wait_for(15).await;
+    assert_eq!(got.len(), 15);
+    let span = got[14].at - got[0].at;
+    assert!(span >= Duration::from_millis(1800), "15 at 5/s took {span:?}");
+    let got = ordered.wait_for(11).await;
+    let order: Vec<i64> = got.iter().map(|r| r.body["data"]["n"].as_i64().unwrap()).collect();
+    // The first failed once and was retried before anything after it.
+    assert_eq!(order, [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    app.stop();
+}
+
+#[tokio::test]
+async fn a_killed_replica_loses_nothing() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let rx = Receiver::start().await;
+    // Slow enough that the first replica dies holding leases.
+    rx.slow(Duration::from_millis(300));
+    app.endpoint(&owner, json!({"url": rx.url, "events": ["*"], "max_concurrency": 50})).await;
+    let doomed = CancellationToken::new();
+    app.replica(doomed.clone()).await;
+    let mut sent = Vec::new();
+    for i in 0..40 {
+        sent.push(app.publish(owner.org, "ticket.created", json!({"n": i})).await);
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    doomed.cancel();
+    let mut seen = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while seen.len() < 40 && std::time::Instant::now() < deadline {
+        seen = rx.received().iter().map(|r| r.body["data"]["n"].as_i64().unwrap()).collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.len(), 40, "every event delivered after the replica died");
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE status <> 'succeeded'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+    app.stop();
+}
