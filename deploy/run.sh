@@ -93,6 +93,8 @@ for name in "${SERVICES[@]}"; do
 done
 ! port_open 127.0.0.1 8080 || die "port 8080 (edge) is already in use"
 
+# Development settings: webhooks may target local receivers (loopback allowed; link-local never),
+# and mail is kept at /v1/dev/mailbox instead of being sent. Production config sets neither.
 log "starting services"
 for name in "${SERVICES[@]}"; do
   read -r http grpc < <(service_ports "$name")
@@ -104,6 +106,8 @@ for name in "${SERVICES[@]}"; do
     IDENTITY_GRPC_URL=http://127.0.0.1:50051 \
     APP_BASE_URL="http://$EDGE" \
     ATTACHMENTS_DIR="$RUN_DIR/attachments" \
+    WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 \
+    DEV_MAILBOX=true \
     "$ROOT/target/release/$name"
 done
 

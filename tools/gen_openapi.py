@@ -110,5 +110,31 @@ def write(service, title, description, paths, schemas):
     out = pathlib.Path(__file__).resolve().parent.parent / f"services/{service}/src/http/openapi.json"
     out.write_text(json.dumps(doc, indent=1) + "\n")
 
+W = "webhooks"
+WEBHOOKS = {
+ "/v1/webhooks": {"get": op("Endpoints", tag=W), "post": op("Create an endpoint; its secret (whsec_...) is shown once; 422 for URLs that resolve to private networks", "201", body="Endpoint", tag=W)},
+ "/v1/webhooks/{id}": {"get": op("An endpoint", tag=W), "patch": op("Update an endpoint", body="Endpoint", tag=W), "delete": op("Delete an endpoint and its deliveries", "204", tag=W)},
+ "/v1/webhooks/{id}/enable": {"post": op("Enable; pending deliveries resume", tag=W)},
+ "/v1/webhooks/{id}/disable": {"post": op("Disable; deliveries wait", tag=W)},
+ "/v1/webhooks/{id}/rotate-secret": {"post": op("New secret; the old one signs beside it for the overlap (default 24 h)", body="Rotate", tag=W)},
+ "/v1/webhooks/{id}/test": {"post": op("Send a webhook.test event", "202", tag=W)},
+ "/v1/webhooks/{id}/deliveries": {"get": op("Deliveries, newest first; ?status=pending|succeeded|failed&limit=&cursor=", tag=W)},
+ "/v1/webhooks/{id}/recover": {"post": op("Send again every delivery that failed since {since}", "202", body="Recover", tag=W)},
+ "/v1/deliveries/{id}": {"get": op("A delivery with its payload and every attempt", tag=W)},
+ "/v1/deliveries/{id}/retry": {"post": op("Send a delivery again now", "202", tag=W)},
+ "/v1/notifications": {"get": op("The caller's notifications, unread first; ?limit=&cursor=", tag="notifications")},
+ "/v1/notifications/unread-count": {"get": op("Unread notifications", tag="notifications")},
+ "/v1/notifications/read-all": {"post": op("Mark all read", "204", tag="notifications")},
+ "/v1/notifications/{id}/read": {"post": op("Mark one read", "204", tag="notifications")},
+ "/v1/dev/mailbox": {"get": op("Development only: mail kept instead of sent; ?to=", auth=False, tag="development")},
+}
+WEBHOOK_SCHEMAS = {
+ "Endpoint": s({"url": "string", "events": "array", "description": "string", "rate_limit_per_second": "integer", "max_concurrency": "integer", "ordered": "boolean"}, ["url", "events"]),
+ "Rotate": s({"overlap_seconds": "integer"}, []),
+ "Recover": s({"since": "string"}, ["since"]),
+ "Problem": schemas["Problem"],
+}
+
 write("identity", "Switchboard identity", "Organizations, users, sessions, API keys.", IDENTITY, schemas)
 write("feedback", "Switchboard feedback", "Feature-request boards: posts, votes, comments, attachments, public portal.", FEEDBACK, FEEDBACK_SCHEMAS)
+write("webhooks-dispatcher", "Switchboard webhooks dispatcher", "Signed, retried webhook deliveries (Standard Webhooks), in-app notifications, development mailbox.", WEBHOOKS, WEBHOOK_SCHEMAS)

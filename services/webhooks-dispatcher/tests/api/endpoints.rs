@@ -92,3 +92,14 @@ async fn without_an_allow_list_loopback_is_refused() {
     }
     app.stop();
 }
+
+#[tokio::test]
+async fn health_and_openapi() {
+    let app = spawn_app().await;
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for path in ["/v1/webhooks", "/v1/webhooks/{id}/rotate-secret", "/v1/deliveries/{id}", "/v1/notifications"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    app.stop();
+}
