@@ -2,11 +2,12 @@
 //! databases, runs the ceilings (what the hardware gives without our code) in the same
 //! invocation, and prints one table, so results are read as ratios.
 //!
-//! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`
+//! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`
 
 mod feedback_suite;
 mod identity_suite;
 mod runner;
+mod webhooks_suite;
 
 use std::time::Duration;
 
@@ -28,6 +29,15 @@ async fn main() -> anyhow::Result<()> {
     match suite {
         "identity" => identity_suite::run(duration).await,
         "feedback" => feedback_suite::run(duration).await,
-        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback"),
+        "webhooks" => {
+            let events = args
+                .iter()
+                .position(|a| a == "--events")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(30_000);
+            webhooks_suite::run(events).await
+        }
+        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks"),
     }
 }
