@@ -39,7 +39,7 @@ impl Handler for Notifications {
 
 pub struct Mail {
     pub dev_mailbox: bool,
-    pub smtp_url: Option<String>,
+    pub smtp: Option<crate::smtp::Smtp>,
 }
 
 impl Handler for Mail {
@@ -63,8 +63,8 @@ impl Handler for Mail {
                 .await?;
                 return Ok(());
             }
-            match &self.smtp_url {
-                Some(_) => anyhow::bail!("SMTP delivery is not implemented yet; the mail is kept for redelivery"),
+            match &self.smtp {
+                Some(smtp) => smtp.send(&m).await,
                 None => anyhow::bail!("no SMTP_URL and no development mailbox: the mail cannot be sent"),
             }
         })

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use platform::config::{CommonConfig, ConfigError, Env};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::ssrf::Cidr;
 
@@ -30,7 +31,9 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Rotated secrets keep signing beside the new one this long by default.
     pub rotation_overlap: Duration,
-    pub smtp_url: Option<String>,
+    /// May carry a password: never printed.
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
     /// Development only: keep mail at `GET /v1/dev/mailbox` instead of sending it.
     pub dev_mailbox: bool,
     pub user_agent: String,
@@ -68,10 +71,16 @@ impl Config {
             batch_size: env.get("WEBHOOK_BATCH_SIZE", 256),
             max_in_flight: env.get("WEBHOOK_MAX_IN_FLIGHT", 1024),
             rotation_overlap: env.seconds("WEBHOOK_ROTATION_OVERLAP_SECS", Duration::from_secs(24 * 3600)),
-            smtp_url: env.optional("SMTP_URL"),
+            smtp_url: env.optional("SMTP_URL").map(SecretString::from),
+            mail_from: env.string("MAIL_FROM", "Switchboard <no-reply@switchboard.local>"),
             dev_mailbox: env.flag("DEV_MAILBOX", false),
             user_agent: env.string("WEBHOOK_USER_AGENT", "Switchboard-Webhooks/1.0"),
         };
+        if let Some(url) = &config.smtp_url {
+            if let Err(e) = crate::smtp::Smtp::parse(url.expose_secret(), &config.mail_from) {
+                env.invalid("SMTP_URL", &e.to_string());
+            }
+        }
         if config.retry_schedule.is_empty() {
             env.invalid("WEBHOOK_RETRY_SCHEDULE_SECS", "needs at least one attempt");
         }

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod limits;
 pub mod outcomes;
 pub mod signing;
+pub mod smtp;
 pub mod ssrf;
 pub mod worker;
 
@@ -24,6 +25,7 @@ use platform::bus::{Bus, COMMANDS_STREAM};
 use platform::consumer::{Consumer, ConsumerSpec};
 use platform::http::Runtime;
 use platform::metrics::Metrics;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -138,7 +140,14 @@ impl Application {
         let mail = consumer(
             "webhooks-dispatcher-mail",
             "mail.send",
-            Arc::new(commands::Mail { dev_mailbox: config.dev_mailbox, smtp_url: config.smtp_url.clone() }),
+            Arc::new(commands::Mail {
+                dev_mailbox: config.dev_mailbox,
+                smtp: config
+                    .smtp_url
+                    .as_ref()
+                    .map(|u| smtp::Smtp::parse(u.expose_secret(), &config.mail_from))
+                    .transpose()?,
+            }),
         );
         let router = platform::http::with_common(
             http::router(state.clone()),

@@ -79,3 +79,81 @@ async fn the_mailbox_is_closed_outside_development() {
     assert_problem(r, StatusCode::NOT_FOUND).await;
     app.stop();
 }
+
+/// A mail server stand-in: speaks enough SMTP to accept messages and keeps what it got.
+async fn smtp_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = socket.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 stand-in ESMTP\r\n").await.unwrap();
+                let mut transcript = String::new();
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    transcript.push_str(&line);
+                    transcript.push('\n');
+                    let reply: &[u8] = if in_data {
+                        if line == "." {
+                            in_data = false;
+                            b"250 queued\r\n"
+                        } else {
+                            continue;
+                        }
+                    } else if line.starts_with("EHLO") {
+                        b"250-stand-in\r\n250 AUTH PLAIN\r\n"
+                    } else if line.starts_with("AUTH PLAIN") {
+                        b"235 ok\r\n"
+                    } else if line == "DATA" {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    } else if line == "QUIT" {
+                        w.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+                kept.lock().unwrap().push(transcript);
+            });
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test]
+async fn mail_is_sent_through_smtp_when_configured() {
+    let (port, got) = smtp_server().await;
+    let url = format!("smtp://mailer:s3cret@127.0.0.1:{port}");
+    let app = spawn_app_with(&[
+        ("DEV_MAILBOX", "false"),
+        ("SMTP_URL", url.as_str()),
+        ("MAIL_FROM", "Switchboard <no-reply@example.com>"),
+    ])
+    .await;
+    app.owner("ada@example.com", "Acme").await;
+    let mut transcript = String::new();
+    for _ in 0..50 {
+        if let Some(t) = got.lock().unwrap().first() {
+            transcript = t.clone();
+        }
+        if !transcript.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(transcript.contains("MAIL FROM:<no-reply@example.com>"), "{transcript}");
+    assert!(transcript.contains("RCPT TO:<ada@example.com>"));
+    assert!(transcript.contains("AUTH PLAIN"));
+    assert!(transcript.contains("Subject: Confirm your email address"));
+    assert!(transcript.contains("verify-email?token="));
+    app.stop();
+}

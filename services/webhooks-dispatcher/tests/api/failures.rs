@@ -145,3 +145,28 @@ async fn a_killed_replica_loses_nothing() {
     assert_eq!(pending, 0);
     app.stop();
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_pruned_after_the_retention_period() {
+    let app = spawn_app_with(&[("WEBHOOK_RETENTION_SECS", "0.5")]).await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let rx = Receiver::start().await;
+    app.endpoint(&owner, json!({"url": rx.url, "events": ["*"]})).await;
+    app.publish(owner.org, "ticket.created", json!({})).await;
+    let got = rx.wait_for(1).await;
+    let path = format!("/v1/deliveries/{}", got[0].id);
+    assert_eq!(
+        app.http.get(app.url(&path)).bearer_auth(&owner.token).send().await.unwrap().status(),
+        reqwest::StatusCode::OK
+    );
+    let mut status = reqwest::StatusCode::OK;
+    for _ in 0..40 {
+        status = app.http.get(app.url(&path)).bearer_auth(&owner.token).send().await.unwrap().status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+    app.stop();
+}
