@@ -7,6 +7,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::ssrf::Cidr;
 
+/// Development only: a well-known key, so a fresh checkout runs without configuration.
+const DEVELOPMENT_KEY: &str = "dev:c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQta2V5LTMyYmI=";
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
@@ -37,6 +40,10 @@ pub struct Config {
     /// Development only: keep mail at `GET /v1/dev/mailbox` instead of sending it.
     pub dev_mailbox: bool,
     pub user_agent: String,
+    /// Keys that encrypt endpoint secrets at rest: `id:base64(32 bytes)`, comma-separated, the
+    /// first encrypting. The development default must be replaced in production.
+    pub secrets_keys: SecretString,
+    pub secrets_keys_default: bool,
 }
 
 impl Config {
@@ -75,7 +82,12 @@ impl Config {
             mail_from: env.string("MAIL_FROM", "Switchboard <no-reply@switchboard.local>"),
             dev_mailbox: env.flag("DEV_MAILBOX", false),
             user_agent: env.string("WEBHOOK_USER_AGENT", "Switchboard-Webhooks/1.0"),
+            secrets_keys_default: env.optional("SECRETS_KEYS").is_none(),
+            secrets_keys: env.secret("SECRETS_KEYS", DEVELOPMENT_KEY),
         };
+        if let Err(e) = platform::crypto::KeyRing::parse(&config.secrets_keys) {
+            env.invalid("SECRETS_KEYS", &e);
+        }
         if let Some(url) = &config.smtp_url {
             if let Err(e) = crate::smtp::Smtp::parse(url.expose_secret(), &config.mail_from) {
                 env.invalid("SMTP_URL", &e.to_string());

@@ -52,6 +52,8 @@ pub struct Services {
     pub auth: AuthClient,
     pub policy: Arc<ssrf::Policy>,
     pub wake: Arc<Notify>,
+    /// Encrypts endpoint secrets at rest.
+    pub keys: Arc<platform::crypto::KeyRing>,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -87,6 +89,10 @@ impl Application {
             config.common.auth_cache_ttl,
         );
         let policy = Arc::new(ssrf::Policy { allow: config.allow_cidrs.clone() });
+        let keys = Arc::new(platform::crypto::KeyRing::parse(&config.secrets_keys).map_err(anyhow::Error::msg)?);
+        if config.secrets_keys_default {
+            tracing::warn!("SECRETS_KEYS is not set: endpoint secrets are encrypted with the development key");
+        }
         let http = platform::http::bind(config.common.http_addr).await?;
         let grpc = platform::http::bind(config.common.grpc_addr).await?;
         let state = AppState(Arc::new(Services {
@@ -96,6 +102,7 @@ impl Application {
             auth,
             policy,
             wake: Arc::new(Notify::new()),
+            keys,
         }));
         Ok(Self { http, grpc, state, runtime })
     }
@@ -128,6 +135,7 @@ impl Application {
             policy: state.policy.clone(),
             wake: state.wake.clone(),
             limits: Arc::new(limits::Limits::default()),
+            keys: state.keys.clone(),
         };
         let consumer = |name: &str, filter: &str, handler: Arc<dyn platform::consumer::Handler>| Consumer {
             spec: ConsumerSpec::new(name, COMMANDS_STREAM, filter),

@@ -84,6 +84,7 @@ pub struct Worker {
     pub policy: Arc<Policy>,
     pub wake: Arc<Notify>,
     pub limits: Arc<Limits>,
+    pub keys: Arc<platform::crypto::KeyRing>,
 }
 
 impl Worker {
@@ -163,7 +164,7 @@ impl Worker {
         endpoint_ids.dedup();
         let targets: Vec<Target> = sqlx::query_as(
             "SELECT e.id, e.url, e.rate_limit_per_second, e.max_concurrency, \
-               ARRAY(SELECT s.secret FROM endpoint_secrets s WHERE s.endpoint_id = e.id \
+               ARRAY(SELECT s.id::text || ' ' || s.secret FROM endpoint_secrets s WHERE s.endpoint_id = e.id \
                      AND (s.expires_at IS NULL OR s.expires_at > now()) ORDER BY s.created_at DESC) AS secrets \
              FROM endpoints e WHERE e.id = ANY($1)",
         )
@@ -192,6 +193,18 @@ impl Worker {
         crate::outcomes::record(&self.pool, &self.config, outcomes).await
     }
 
+    /// The signing key of a stored secret (`"<row id> <encrypted secret>"`).
+    fn secret_key(&self, stored: &str) -> Option<Vec<u8>> {
+        let (row, sealed) = stored.split_once(' ')?;
+        match self.keys.decrypt(sealed, row.as_bytes()) {
+            Ok(secret) => signing::key_of(&secret).ok(),
+            Err(err) => {
+                tracing::error!(error = %err, "an endpoint secret does not decrypt; check SECRETS_KEYS");
+                None
+            }
+        }
+    }
+
     /// One signed POST, within the endpoint's limits.
     async fn attempt(&self, d: &Claimed, t: &Target) -> Outcome {
         if let Some(rate) = t.rate_limit_per_second {
@@ -218,7 +231,7 @@ impl Worker {
             }
         }
         let body = d.payload.clone().unwrap_or_else(|| json!({"type": d.event_type, "data": null}).to_string());
-        let keys: Vec<Vec<u8>> = t.secrets.iter().filter_map(|s| signing::key_of(s).ok()).collect();
+        let keys: Vec<Vec<u8>> = t.secrets.iter().filter_map(|s| self.secret_key(s)).collect();
         let timestamp = chrono::Utc::now().timestamp();
         let msg_id = d.id.to_string();
         let signature = signing::header(&keys, &msg_id, timestamp, body.as_bytes());

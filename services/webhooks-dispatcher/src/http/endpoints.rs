@@ -118,16 +118,19 @@ pub async fn create(
     .bind(b.ordered)
     .fetch_one(&mut *tx)
     .await?;
-    add_secret(&mut tx, endpoint.id, &secret).await?;
+    add_secret(&state, &mut tx, endpoint.id, &secret).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, NoStore(Json(WithSecret { endpoint, secret }))))
 }
 
-async fn add_secret(conn: &mut PgConnection, endpoint: Uuid, secret: &str) -> sqlx::Result<()> {
+/// Stores a secret encrypted, bound to its row.
+async fn add_secret(state: &AppState, conn: &mut PgConnection, endpoint: Uuid, secret: &str) -> anyhow::Result<()> {
+    let id = Uuid::now_v7();
+    let sealed = state.keys.encrypt(secret, id.to_string().as_bytes())?;
     sqlx::query("INSERT INTO endpoint_secrets (id, endpoint_id, secret) VALUES ($1, $2, $3)")
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(endpoint)
-        .bind(secret)
+        .bind(sealed)
         .execute(conn)
         .await?;
     Ok(())
@@ -276,7 +279,7 @@ pub async fn rotate(
         .execute(&mut *tx)
         .await?;
     let secret = signing::new_secret();
-    add_secret(&mut tx, id, &secret).await?;
+    add_secret(&state, &mut tx, id, &secret).await?;
     tx.commit().await?;
     Ok(NoStore(Json(Rotated { secret, previous_expires_at: expires })))
 }

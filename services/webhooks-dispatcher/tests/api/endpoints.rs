@@ -103,3 +103,16 @@ async fn health_and_openapi() {
     }
     app.stop();
 }
+
+#[tokio::test]
+async fn secrets_are_encrypted_at_rest() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (_, secret) = app.endpoint(&owner, json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})).await;
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT secret FROM endpoint_secrets").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].starts_with("v1:dev:"));
+    assert!(!stored[0].contains(secret.trim_start_matches("whsec_")));
+    app.stop();
+}
