@@ -123,8 +123,10 @@ async fn a_killed_replica_loses_nothing() {
     // Slow enough that the first replica dies holding leases.
     rx.slow(Duration::from_millis(300));
     app.endpoint(&owner, json!({"url": rx.url, "events": ["*"], "max_concurrency": 50})).await;
+    // No grace period: cancelling it aborts its requests mid-flight, as kill -9 would; what it
+    // had claimed stays leased until the lease (3 s here) runs out.
     let doomed = CancellationToken::new();
-    app.replica(doomed.clone()).await;
+    app.replica(doomed.clone(), &[("SHUTDOWN_GRACE_SECS", "0")]).await;
     let mut sent = Vec::new();
     for i in 0..40 {
         sent.push(app.publish(owner.org, "ticket.created", json!({"n": i})).await);

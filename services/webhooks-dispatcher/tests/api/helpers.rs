@@ -109,9 +109,15 @@ pub struct User {
 }
 
 impl TestApp {
-    /// Another replica on the same database and prefix, stopped by its own token.
-    pub async fn replica(&self, stop: CancellationToken) -> String {
-        start(&self.vars, stop).await.0
+    /// Another replica on the same database and prefix, stopped by its own token; `overrides`
+    /// change its settings.
+    pub async fn replica(&self, stop: CancellationToken, overrides: &[(&str, &str)]) -> String {
+        let mut vars = self.vars.clone();
+        for (k, v) in overrides {
+            vars.retain(|(key, _)| key != k);
+            vars.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        start(&vars, stop).await.0
     }
 
     pub fn url(&self, path: &str) -> String {
