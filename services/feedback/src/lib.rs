@@ -12,7 +12,6 @@ pub mod store;
 pub mod views;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -20,7 +19,6 @@ use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::Bus;
 use platform::consumer::{Consumer, ConsumerSpec};
 use platform::http::Runtime;
-use platform::metrics::Metrics;
 use proto::identity::identity_client::IdentityClient;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -75,19 +73,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = platform::db::pool(&config.common.database_url, config.common.database_max_connections)?;
-        let bus = Bus::connect(&config.common.nats_url, &config.common.nats_prefix, "feedback").await?;
-        let runtime = Runtime {
-            pool: pool.clone(),
-            bus: bus.clone(),
-            metrics: Metrics::new("feedback"),
-            migrated: Arc::new(AtomicBool::new(false)),
-        };
-        platform::db::migrate(&pool, &MIGRATOR).await?;
-        platform::http::mark_migrated(&runtime);
-        if let Err(err) = bus.ensure_streams().await {
-            tracing::warn!(error = %err, "could not set up streams yet");
-        }
+        let platform::service::Foundation { runtime, http, grpc } =
+            platform::service::prepare(&config.common, &MIGRATOR).await?;
+        let (pool, bus) = (runtime.pool.clone(), runtime.bus.clone());
         tokio::fs::create_dir_all(&config.attachments_dir).await?;
         let authenticator = GrpcAuthenticator::new(&config.common.identity_grpc_url)?;
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
@@ -98,8 +86,6 @@ impl Application {
                 .connect_lazy(),
         );
         let quota = quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout)?;
-        let http = platform::http::bind(config.common.http_addr).await?;
-        let grpc = platform::http::bind(config.common.grpc_addr).await?;
         let state = AppState(Arc::new(Services {
             posts: cache::PostCache::new(config.post_cache_ttl),
             config,

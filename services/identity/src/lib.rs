@@ -14,14 +14,12 @@ pub mod store;
 pub mod tokens;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 use platform::auth::AuthClient;
 use platform::bus::Bus;
 use platform::http::Runtime;
-use platform::metrics::Metrics;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -70,20 +68,9 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, and binds both listeners (port 0 works).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = platform::db::pool(&config.common.database_url, config.common.database_max_connections)?;
-        let bus = Bus::connect(&config.common.nats_url, &config.common.nats_prefix, "identity").await?;
-        let runtime = Runtime {
-            pool: pool.clone(),
-            bus: bus.clone(),
-            metrics: Metrics::new("identity"),
-            migrated: Arc::new(AtomicBool::new(false)),
-        };
-        platform::db::migrate(&pool, &MIGRATOR).await?;
-        platform::http::mark_migrated(&runtime);
-        if let Err(err) = bus.ensure_streams().await {
-            // The outbox keeps events until the streams exist; readiness shows NATS's state.
-            tracing::warn!(error = %err, "could not set up streams yet");
-        }
+        let platform::service::Foundation { runtime, http, grpc } =
+            platform::service::prepare(&config.common, &MIGRATOR).await?;
+        let (pool, bus) = (runtime.pool.clone(), runtime.bus.clone());
         let passwords = passwords::Passwords::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
@@ -97,8 +84,6 @@ impl Application {
             config.common.auth_cache_ttl,
             Arc::new(move |r| hook_profiles.invalidate(r)),
         );
-        let http = platform::http::bind(config.common.http_addr).await?;
-        let grpc = platform::http::bind(config.common.grpc_addr).await?;
         let state =
             AppState(Arc::new(Services { config: Arc::new(config), pool, bus, passwords, auth, authn, profiles }));
         Ok(Self { http, grpc, state, runtime })

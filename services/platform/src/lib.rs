@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
 pub mod pagination;
+pub mod service;
 pub mod telemetry;
 pub mod testing;
 

@@ -15,7 +15,6 @@ pub mod ssrf;
 pub mod worker;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,6 @@ use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::{Bus, COMMANDS_STREAM};
 use platform::consumer::{Consumer, ConsumerSpec};
 use platform::http::Runtime;
-use platform::metrics::Metrics;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -71,19 +69,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = platform::db::pool(&config.common.database_url, config.common.database_max_connections)?;
-        let bus = Bus::connect(&config.common.nats_url, &config.common.nats_prefix, "webhooks-dispatcher").await?;
-        let runtime = Runtime {
-            pool: pool.clone(),
-            bus: bus.clone(),
-            metrics: Metrics::new("webhooks-dispatcher"),
-            migrated: Arc::new(AtomicBool::new(false)),
-        };
-        platform::db::migrate(&pool, &MIGRATOR).await?;
-        platform::http::mark_migrated(&runtime);
-        if let Err(err) = bus.ensure_streams().await {
-            tracing::warn!(error = %err, "could not set up streams yet");
-        }
+        let platform::service::Foundation { runtime, http, grpc } =
+            platform::service::prepare(&config.common, &MIGRATOR).await?;
+        let (pool, bus) = (runtime.pool.clone(), runtime.bus.clone());
         let auth = AuthClient::new(
             Arc::new(GrpcAuthenticator::new(&config.common.identity_grpc_url)?),
             config.common.auth_cache_ttl,
@@ -93,8 +81,6 @@ impl Application {
         if config.secrets_keys_default {
             tracing::warn!("SECRETS_KEYS is not set: endpoint secrets are encrypted with the development key");
         }
-        let http = platform::http::bind(config.common.http_addr).await?;
-        let grpc = platform::http::bind(config.common.grpc_addr).await?;
         let state = AppState(Arc::new(Services {
             config: Arc::new(config),
             pool,
