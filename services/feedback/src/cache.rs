@@ -3,13 +3,12 @@
 //! (`internal.feedback.changed`); entries also expire after a short TTL, which bounds staleness
 //! should a broadcast be lost. View counts, flushed in batches, are not worth an eviction.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use platform::bus::Bus;
+use platform::cache::TtlCache;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -20,59 +19,29 @@ const MAX_ENTRIES: usize = 50_000;
 
 #[derive(Clone)]
 pub struct PostCache {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    entries: Mutex<HashMap<Uuid, (Arc<Feedback>, Instant)>>,
-    generation: AtomicU64,
-    ttl: Duration,
+    inner: Arc<TtlCache<Uuid, Arc<Feedback>>>,
 }
 
 impl PostCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { inner: Arc::new(Inner { entries: Mutex::new(HashMap::new()), generation: AtomicU64::new(0), ttl }) }
-    }
-
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Arc<Feedback>, Instant)>> {
-        self.inner.entries.lock().unwrap_or_else(|p| p.into_inner())
+        Self { inner: Arc::new(TtlCache::new(ttl, MAX_ENTRIES)) }
     }
 
     pub fn get(&self, org: Uuid, id: Uuid) -> Option<Arc<Feedback>> {
-        let entries = self.entries();
-        let (post, until) = entries.get(&id)?;
-        (*until > Instant::now() && post.organization_id == org).then(|| post.clone())
+        self.inner.get(&id).filter(|p| p.organization_id == org)
     }
 
     /// Taken before reading the database; a read that raced an eviction is not kept.
     pub fn generation(&self) -> u64 {
-        self.inner.generation.load(Ordering::Acquire)
+        self.inner.generation()
     }
 
     pub fn put(&self, generation: u64, post: Arc<Feedback>) {
-        if self.inner.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries();
-        if self.inner.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        let now = Instant::now();
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (_, until)| *until > now);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(post.id, (post, now + self.inner.ttl));
+        self.inner.put(generation, post.id, post);
     }
 
     pub fn evict(&self, ids: &[Uuid]) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
-        let mut entries = self.entries();
-        for id in ids {
-            entries.remove(id);
-        }
+        self.inner.invalidate(|id, _| ids.contains(id));
     }
 
     /// Evicts here and tells the other replicas.

