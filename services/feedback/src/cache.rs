@@ -76,6 +76,8 @@ impl PostCache {
                         None => break,
                     }
                 }
+                // The subscription ended (connection closed or reset): never spin on it.
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
         Ok(())

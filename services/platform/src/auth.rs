@@ -312,6 +312,8 @@ impl AuthClient {
                         }
                     }
                 }
+                // The subscription ended (connection closed or reset): never spin on it.
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
     }

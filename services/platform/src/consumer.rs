@@ -87,7 +87,9 @@ impl Consumer {
                 return;
             }
             match this.clone().consume(shutdown.clone()).await {
-                Ok(()) => return,
+                Ok(()) if shutdown.is_cancelled() => return,
+                // The message stream ended without a shutdown (the connection was reset): resume.
+                Ok(()) => tokio::time::sleep(Duration::from_secs(1)).await,
                 Err(err) => {
                     tracing::warn!(consumer = %this.spec.name, error = %err, "consumer interrupted; restarting");
                     tokio::select! {

@@ -41,10 +41,11 @@ impl Ingest {
         while !shutdown.is_cancelled() {
             if let Err(err) = self.consume(&shutdown).await {
                 tracing::warn!(error = %err, "event intake interrupted; restarting");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
+            }
+            // Whether it failed or its stream ended, resume after a pause, never in a spin.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
         Ok(())

@@ -119,7 +119,10 @@ impl Worker {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = notified => {}
-                    ok = recv(&mut listener) => if !ok { listener = None; },
+                    ok = recv(&mut listener) => if !ok {
+                        listener = None;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    },
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                 }
                 continue;

@@ -142,15 +142,24 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
         .await
     });
 
-    // Login: argon2id with OWASP parameters, bounded to PASSWORD_HASH_CONCURRENCY at once.
+    // Login: argon2id with OWASP parameters, bounded to PASSWORD_HASH_CONCURRENCY at once. The
+    // flood comes from many accounts, as a morning rush or credential stuffing does (one account
+    // alone would be cut by its lockout reservation after five attempts in flight).
+    let accounts = 64;
+    for a in 0..accounts {
+        http.post(format!("{base}/v1/auth/signup"))
+            .json(&json!({"email": format!("user{a}@example.com"), "password": PASSWORD, "name": "User", "organization_name": format!("Org {a}")}))
+            .send()
+            .await?;
+    }
     let login_url = reqwest::Url::parse(&format!("{base}/v1/auth/login"))?;
     let login = {
         let (http, url) = (http.clone(), login_url.clone());
-        move |_| {
+        move |i: u64| {
             let (http, url) = (http.clone(), url.clone());
             async move {
                 http.post(url)
-                    .json(&json!({"email": "bench@example.com", "password": PASSWORD}))
+                    .json(&json!({"email": format!("user{}@example.com", i % accounts), "password": PASSWORD}))
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success())

@@ -72,7 +72,9 @@ async fn sorts_filters_and_cursors() {
         let full = titles(&app.get_json(&format!("/v1/feedback?sort={sort}&pinned_first=true"), &owner.token).await);
         let mut walked = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut cursors = Vec::new();
         loop {
+            assert!(walked.len() <= full.len(), "{sort}: the walk repeats: {walked:?} via {cursors:?}");
             let path = match &cursor {
                 Some(c) => format!("/v1/feedback?sort={sort}&pinned_first=true&limit=1&cursor={c}"),
                 None => format!("/v1/feedback?sort={sort}&pinned_first=true&limit=1"),
@@ -80,7 +82,10 @@ async fn sorts_filters_and_cursors() {
             let page = app.get_json(&path, &owner.token).await;
             walked.extend(titles(&page));
             match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
+                Some(c) => {
+                    cursors.push(c.to_owned());
+                    cursor = Some(c.to_owned());
+                }
                 None => break,
             }
         }

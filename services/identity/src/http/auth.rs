@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Revocation, Role};
 use platform::extract::{Json, NoStore};
 use platform::{ApiResult, FieldError, Problem};
@@ -173,7 +173,7 @@ pub async fn login(
         }
     };
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM login_throttle WHERE email = $1").bind(&email).execute(&mut *tx).await?;
+    record_success(&mut tx, &email).await?;
     let membership: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT m.organization_id, m.role FROM memberships m JOIN organizations o ON o.id = m.organization_id \
          WHERE m.user_id = $1 AND ($2::text IS NULL OR o.slug = $2 OR o.id::text = $2) \
@@ -197,57 +197,86 @@ pub async fn login(
     Ok(NoStore(Json(AuthResponse::new(issued, user, org, &role))))
 }
 
-/// Counts a sign-in attempt for `email` in the current window: `Some(seconds)` when it must be
-/// refused — the email is locked, or this attempt is past the threshold (which locks it).
+#[derive(sqlx::FromRow)]
+struct Throttle {
+    failures: i32,
+    pending: i32,
+    pending_since: Option<DateTime<Utc>>,
+    window_started_at: DateTime<Utc>,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+/// Reserves a sign-in attempt for `email` before its password is checked: `Some(seconds)` when
+/// it must be refused — the email is locked out, or the failures so far plus the attempts in
+/// flight already reach the threshold (then briefly, until those are decided). A burst of
+/// parallel guesses is thereby cut at the threshold; concurrent successful sign-ins never lock.
 async fn reserve_attempt(state: &AppState, email: &str) -> sqlx::Result<Option<u64>> {
     let c = &state.config;
-    let (attempts, locked_for): (i32, Option<f64>) = sqlx::query_as(
-        "INSERT INTO login_throttle AS t (email, failures, window_started_at) VALUES ($1, 1, now()) \
-         ON CONFLICT (email) DO UPDATE SET \
-           failures = CASE WHEN t.locked_until > now() THEN t.failures \
-                           WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) THEN 1 \
-                           ELSE t.failures + 1 END, \
-           window_started_at = CASE WHEN t.locked_until > now() THEN t.window_started_at \
-                           WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) THEN now() \
-                           ELSE t.window_started_at END, \
-           locked_until = CASE WHEN t.locked_until > now() THEN t.locked_until END \
-         RETURNING failures, EXTRACT(EPOCH FROM (locked_until - now()))::float8",
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("INSERT INTO login_throttle (email) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+    let mut t: Throttle = sqlx::query_as(
+        "SELECT failures, pending, pending_since, window_started_at, locked_until FROM login_throttle WHERE email = $1 FOR UPDATE",
     )
     .bind(email)
-    .bind(c.lockout_window.as_secs_f64())
-    .fetch_one(&state.pool)
+    .fetch_one(&mut *tx)
     .await?;
-    if let Some(secs) = locked_for.filter(|s| *s > 0.0) {
-        return Ok(Some(secs.ceil().max(1.0) as u64));
+    let now = Utc::now();
+    let secs = |d: chrono::Duration| u64::try_from(d.num_milliseconds()).unwrap_or(0).div_ceil(1000).max(1);
+    if let Some(until) = t.locked_until.filter(|u| *u > now) {
+        return Ok(Some(secs(until - now)));
     }
-    if attempts > c.lockout_threshold {
-        lock(state, email).await?;
-        return Ok(Some(c.lockout_duration.as_secs().max(1)));
+    let window = chrono::Duration::from_std(c.lockout_window).unwrap_or(chrono::Duration::MAX);
+    if t.locked_until.is_some() || now - t.window_started_at >= window {
+        t.failures = 0;
+        t.window_started_at = now;
     }
+    // Reservations of requests that died without deciding.
+    if t.pending_since.is_none_or(|p| now - p >= chrono::Duration::minutes(1)) {
+        t.pending = 0;
+    }
+    if t.failures + t.pending >= c.lockout_threshold {
+        return Ok(Some(1));
+    }
+    sqlx::query(
+        "UPDATE login_throttle SET failures = $2, window_started_at = $3, locked_until = NULL, pending = $4, \
+         pending_since = now() WHERE email = $1",
+    )
+    .bind(email)
+    .bind(t.failures)
+    .bind(t.window_started_at)
+    .bind(t.pending + 1)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(None)
 }
 
-/// A failed attempt (already counted): the threshold-th locks the email for a while.
+/// Decides a reserved attempt: a failure counts, and the threshold-th locks the email.
 async fn record_failure(state: &AppState, email: &str) -> sqlx::Result<()> {
-    let failures: Option<i32> = sqlx::query_scalar("SELECT failures FROM login_throttle WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&state.pool)
-        .await?;
-    if failures.is_some_and(|f| f >= state.config.lockout_threshold) {
-        lock(state, email).await?;
-    }
-    Ok(())
-}
-
-async fn lock(state: &AppState, email: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $2), failures = 0, window_started_at = now() \
-         WHERE email = $1 AND (locked_until IS NULL OR locked_until <= now())",
+        "UPDATE login_throttle SET pending = GREATEST(pending - 1, 0), \
+           failures = CASE WHEN failures + 1 >= $2 THEN 0 ELSE failures + 1 END, \
+           locked_until = CASE WHEN failures + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END, \
+           window_started_at = CASE WHEN failures + 1 >= $2 THEN now() ELSE window_started_at END \
+         WHERE email = $1",
     )
     .bind(email)
+    .bind(state.config.lockout_threshold)
     .bind(state.config.lockout_duration.as_secs_f64())
     .execute(&state.pool)
     .await?;
+    Ok(())
+}
+
+/// Decides a reserved attempt as a success: failures are forgiven.
+async fn record_success(conn: &mut PgConnection, email: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE login_throttle SET pending = GREATEST(pending - 1, 0), failures = 0 WHERE email = $1")
+        .bind(email)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
