@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use platform::auth::{Principal, Revocation, Role};
 use platform::extract::{Json, NoStore};
 use platform::{ApiResult, FieldError, Problem};
@@ -197,61 +197,50 @@ pub async fn login(
     Ok(NoStore(Json(AuthResponse::new(issued, user, org, &role))))
 }
 
-#[derive(sqlx::FromRow)]
-struct Throttle {
-    failures: i32,
-    pending: i32,
-    pending_since: Option<DateTime<Utc>>,
-    window_started_at: DateTime<Utc>,
-    locked_until: Option<DateTime<Utc>>,
-}
-
 /// Reserves a sign-in attempt for `email` before its password is checked: `Some(seconds)` when
 /// it must be refused — the email is locked out, or the failures so far plus the attempts in
 /// flight already reach the threshold (then briefly, until those are decided). A burst of
 /// parallel guesses is thereby cut at the threshold; concurrent successful sign-ins never lock.
+/// One conditional `UPDATE` decides, under the row's lock, from the row's own values.
 async fn reserve_attempt(state: &AppState, email: &str) -> sqlx::Result<Option<u64>> {
     let c = &state.config;
-    let mut tx = state.pool.begin().await?;
     sqlx::query("INSERT INTO login_throttle (email) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(email)
-        .execute(&mut *tx)
+        .execute(&state.pool)
         .await?;
-    let mut t: Throttle = sqlx::query_as(
-        "SELECT failures, pending, pending_since, window_started_at, locked_until FROM login_throttle WHERE email = $1 FOR UPDATE",
+    // A lock that ran out, or a window that ended, starts a new count; reservations of requests
+    // that died without deciding (over a minute old) are dropped.
+    let reserved = sqlx::query(
+        "UPDATE login_throttle t SET \
+           failures = CASE WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) \
+                           THEN 0 ELSE t.failures END, \
+           window_started_at = CASE WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) \
+                           THEN now() ELSE t.window_started_at END, \
+           locked_until = NULL, \
+           pending = CASE WHEN t.pending_since IS NULL OR t.pending_since < now() - interval '1 minute' THEN 0 ELSE t.pending END + 1, \
+           pending_since = now() \
+         WHERE t.email = $1 AND (t.locked_until IS NULL OR t.locked_until <= now()) \
+           AND CASE WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) \
+                    THEN 0 ELSE t.failures END \
+             + CASE WHEN t.pending_since IS NULL OR t.pending_since < now() - interval '1 minute' THEN 0 ELSE t.pending END < $3",
     )
     .bind(email)
-    .fetch_one(&mut *tx)
-    .await?;
-    let now = Utc::now();
-    let secs = |d: chrono::Duration| u64::try_from(d.num_milliseconds()).unwrap_or(0).div_ceil(1000).max(1);
-    if let Some(until) = t.locked_until.filter(|u| *u > now) {
-        return Ok(Some(secs(until - now)));
+    .bind(c.lockout_window.as_secs_f64())
+    .bind(c.lockout_threshold)
+    .execute(&state.pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if reserved {
+        return Ok(None);
     }
-    let window = chrono::Duration::from_std(c.lockout_window).unwrap_or(chrono::Duration::MAX);
-    if t.locked_until.is_some() || now - t.window_started_at >= window {
-        t.failures = 0;
-        t.window_started_at = now;
-    }
-    // Reservations of requests that died without deciding.
-    if t.pending_since.is_none_or(|p| now - p >= chrono::Duration::minutes(1)) {
-        t.pending = 0;
-    }
-    if t.failures + t.pending >= c.lockout_threshold {
-        return Ok(Some(1));
-    }
-    sqlx::query(
-        "UPDATE login_throttle SET failures = $2, window_started_at = $3, locked_until = NULL, pending = $4, \
-         pending_since = now() WHERE email = $1",
+    let locked_for: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (locked_until - now()))::float8 FROM login_throttle WHERE email = $1 AND locked_until > now()",
     )
     .bind(email)
-    .bind(t.failures)
-    .bind(t.window_started_at)
-    .bind(t.pending + 1)
-    .execute(&mut *tx)
+    .fetch_optional(&state.pool)
     .await?;
-    tx.commit().await?;
-    Ok(None)
+    Ok(Some(locked_for.map_or(1, |s| s.ceil().max(1.0) as u64)))
 }
 
 /// Decides a reserved attempt: a failure counts, and the threshold-th locks the email.
