@@ -39,7 +39,11 @@ impl Config {
             lockout_threshold: env.get("LOCKOUT_THRESHOLD", 5),
             lockout_window: env.seconds("LOCKOUT_WINDOW_SECS", Duration::from_secs(15 * 60)),
             lockout_duration: env.seconds("LOCKOUT_DURATION_SECS", Duration::from_secs(15 * 60)),
-            password_hash_concurrency: env.get("PASSWORD_HASH_CONCURRENCY", 2),
+            // One core is always left to everything else, so a login flood cannot starve it.
+            password_hash_concurrency: env.get(
+                "PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            ),
             invitation_ttl: env.seconds("INVITATION_TTL_SECS", Duration::from_secs(72 * 3600)),
             reset_ttl: env.seconds("PASSWORD_RESET_TTL_SECS", Duration::from_secs(3600)),
             verification_ttl: env.seconds("EMAIL_VERIFICATION_TTL_SECS", Duration::from_secs(48 * 3600)),
