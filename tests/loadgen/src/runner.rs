@@ -15,6 +15,8 @@ pub struct Report {
     pub p50: Duration,
     pub p99: Duration,
     pub max: Duration,
+    /// Every latency, sorted, so rounds can be pooled.
+    pub samples: Vec<Duration>,
 }
 
 impl Report {
@@ -74,7 +76,16 @@ fn summarise(name: &str, mut samples: Vec<Duration>, errors: u64, elapsed: Durat
         p50: pick(0.50),
         p99: pick(0.99),
         max: samples.last().copied().unwrap_or_default(),
+        samples,
     }
+}
+
+/// One report of several rounds of the same scenario.
+pub fn pool(name: &str, rounds: Vec<Report>) -> Report {
+    let elapsed = rounds.iter().map(|r| r.elapsed).sum();
+    let errors = rounds.iter().map(|r| r.errors).sum();
+    let samples = rounds.into_iter().flat_map(|r| r.samples).collect();
+    summarise(name, samples, errors, elapsed)
 }
 
 /// Runs `op` from `concurrency` workers back to back for `duration` (after a short warm-up).
