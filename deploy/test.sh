@@ -27,6 +27,10 @@ for db in "${leftovers[@]}"; do
 done
 echo "dropped ${#leftovers[@]}"
 
+# Tests make two streams each on the shared NATS server; drop those of earlier runs.
+log "dropping leftover test streams"
+cargo run -q -p loadgen -- cleanup-streams || echo "could not clean up test streams (continuing)"
+
 log "cargo fmt --check"
 cargo fmt --all -- --check || FAILED+=(fmt)
 log "cargo clippy --workspace --all-targets -- -D warnings"

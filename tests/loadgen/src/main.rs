@@ -4,6 +4,7 @@
 //!
 //! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`
 
+mod cleanup;
 mod feedback_suite;
 mod identity_suite;
 mod runner;
@@ -29,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
     match suite {
         "identity" => identity_suite::run(duration).await,
         "feedback" => feedback_suite::run(duration).await,
+        "cleanup-streams" => cleanup::run().await,
         "webhooks" => {
             let events = args
                 .iter()
