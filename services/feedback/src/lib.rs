@@ -14,7 +14,6 @@ pub mod views;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::Bus;
 use platform::consumer::{Consumer, ConsumerSpec};
@@ -28,16 +27,7 @@ pub use config::Config;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/feedback");
 
-/// Everything a handler needs, behind one `Arc` (axum clones the state per request).
-#[derive(Clone)]
-pub struct AppState(Arc<Services>);
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
+platform::app_state!(AppState, Services);
 
 pub struct Services {
     pub config: Config,
@@ -54,12 +44,6 @@ impl Services {
     /// Call after committing a change to these posts: drops them from every replica's cache.
     pub async fn changed(&self, ids: &[uuid::Uuid]) {
         self.posts.changed(&self.bus, ids).await;
-    }
-}
-
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
     }
 }
 

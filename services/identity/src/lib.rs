@@ -16,7 +16,6 @@ pub mod tokens;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use platform::auth::AuthClient;
 use platform::bus::Bus;
 use platform::http::Runtime;
@@ -28,17 +27,7 @@ pub use config::Config;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/identity");
 
-/// Everything a request handler needs. One `Arc`: axum clones the state for every request, and
-/// a NATS client is not cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Services>);
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
+platform::app_state!(AppState, Services);
 
 /// What [`AppState`] shares.
 pub struct Services {
@@ -49,12 +38,6 @@ pub struct Services {
     pub auth: AuthClient,
     pub authn: Arc<authn::DbAuthenticator>,
     pub profiles: profile::ProfileCache,
-}
-
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
 }
 
 /// A built, bound, not yet serving identity instance.

@@ -23,3 +23,31 @@ pub mod telemetry;
 pub mod testing;
 
 pub use error::{ApiError, ApiResult, FieldError, Problem};
+
+/// The web framework, for macros used in service crates.
+pub use axum;
+
+/// Declares a service's handler state: `$state` wraps `Arc<$services>` (axum clones the state
+/// for every request, so it must be cheap), derefs to it, and yields its `auth` client to the
+/// [`auth::Principal`] extractor.
+#[macro_export]
+macro_rules! app_state {
+    ($state:ident, $services:ty) => {
+        /// Everything a request handler needs, behind one `Arc`.
+        #[derive(Clone)]
+        pub struct $state(pub std::sync::Arc<$services>);
+
+        impl std::ops::Deref for $state {
+            type Target = $services;
+            fn deref(&self) -> &$services {
+                &self.0
+            }
+        }
+
+        impl $crate::axum::extract::FromRef<$state> for $crate::auth::AuthClient {
+            fn from_ref(state: &$state) -> Self {
+                state.0.auth.clone()
+            }
+        }
+    };
+}

@@ -18,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRef;
 use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::{Bus, COMMANDS_STREAM};
 use platform::consumer::{Consumer, ConsumerSpec};
@@ -33,15 +32,7 @@ pub use config::Config;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/webhooks-dispatcher");
 
-#[derive(Clone)]
-pub struct AppState(Arc<Services>);
-
-impl std::ops::Deref for AppState {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
+platform::app_state!(AppState, Services);
 
 pub struct Services {
     pub config: Arc<Config>,
@@ -52,12 +43,6 @@ pub struct Services {
     pub wake: Arc<Notify>,
     /// Encrypts endpoint secrets at rest.
     pub keys: Arc<platform::crypto::KeyRing>,
-}
-
-impl FromRef<AppState> for AuthClient {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
 }
 
 pub struct Application {
