@@ -17,10 +17,8 @@ use std::sync::Arc;
 use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::Bus;
 use platform::consumer::{Consumer, ConsumerSpec};
-use platform::http::Runtime;
 use proto::identity::identity_client::IdentityClient;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -49,17 +47,14 @@ impl Services {
 
 /// A built, bound, not yet serving feedback instance.
 pub struct Application {
-    http: TcpListener,
-    grpc: TcpListener,
+    foundation: platform::service::Foundation,
     state: AppState,
-    runtime: Runtime,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let platform::service::Foundation { runtime, http, grpc } =
-            platform::service::prepare(&config.common, &MIGRATOR).await?;
-        let (pool, bus) = (runtime.pool.clone(), runtime.bus.clone());
+        let foundation = platform::service::prepare(&config.common, &MIGRATOR).await?;
+        let (pool, bus) = (foundation.runtime.pool.clone(), foundation.runtime.bus.clone());
         tokio::fs::create_dir_all(&config.attachments_dir).await?;
         let authenticator = GrpcAuthenticator::new(&config.common.identity_grpc_url)?;
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
@@ -80,15 +75,15 @@ impl Application {
             quota,
             views: views::Views::default(),
         }));
-        Ok(Self { http, grpc, state, runtime })
+        Ok(Self { foundation, state })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound listener has an address")
+        self.foundation.http_addr()
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("bound listener has an address")
+        self.foundation.grpc_addr()
     }
 
     pub fn state(&self) -> &AppState {
@@ -98,7 +93,7 @@ impl Application {
     /// Serves HTTP and gRPC (health and reflection), relays the outbox and learns organizations
     /// from identity's events until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { http, grpc, state, runtime } = self;
+        let Self { foundation: platform::service::Foundation { runtime, http, grpc }, state } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
         let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
         let organizations = Consumer {

@@ -18,9 +18,7 @@ use std::sync::Arc;
 
 use platform::auth::AuthClient;
 use platform::bus::Bus;
-use platform::http::Runtime;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -42,18 +40,15 @@ pub struct Services {
 
 /// A built, bound, not yet serving identity instance.
 pub struct Application {
-    http: TcpListener,
-    grpc: TcpListener,
+    foundation: platform::service::Foundation,
     state: AppState,
-    runtime: Runtime,
 }
 
 impl Application {
     /// Connects, migrates, and binds both listeners (port 0 works).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let platform::service::Foundation { runtime, http, grpc } =
-            platform::service::prepare(&config.common, &MIGRATOR).await?;
-        let (pool, bus) = (runtime.pool.clone(), runtime.bus.clone());
+        let foundation = platform::service::prepare(&config.common, &MIGRATOR).await?;
+        let (pool, bus) = (foundation.runtime.pool.clone(), foundation.runtime.bus.clone());
         let passwords = passwords::Passwords::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
@@ -69,15 +64,15 @@ impl Application {
         );
         let state =
             AppState(Arc::new(Services { config: Arc::new(config), pool, bus, passwords, auth, authn, profiles }));
-        Ok(Self { http, grpc, state, runtime })
+        Ok(Self { foundation, state })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound listener has an address")
+        self.foundation.http_addr()
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("bound listener has an address")
+        self.foundation.grpc_addr()
     }
 
     pub fn state(&self) -> &AppState {
@@ -86,7 +81,7 @@ impl Application {
 
     /// Serves HTTP and gRPC, relays the outbox and listens for revocations until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { http, grpc, state, runtime } = self;
+        let Self { foundation: platform::service::Foundation { runtime, http, grpc }, state } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
         let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
         let relay_shutdown = shutdown.clone();

@@ -39,3 +39,15 @@ pub async fn prepare(common: &CommonConfig, migrator: &Migrator) -> anyhow::Resu
     let grpc = crate::http::bind(common.grpc_addr).await?;
     Ok(Foundation { runtime, http, grpc })
 }
+
+impl Foundation {
+    /// The bound HTTP address (the real port when 0 was asked for).
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.http.local_addr().expect("bound listener has an address")
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> std::net::SocketAddr {
+        self.grpc.local_addr().expect("bound listener has an address")
+    }
+}

@@ -21,10 +21,8 @@ use std::time::Duration;
 use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::{Bus, COMMANDS_STREAM};
 use platform::consumer::{Consumer, ConsumerSpec};
-use platform::http::Runtime;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -46,17 +44,14 @@ pub struct Services {
 }
 
 pub struct Application {
-    http: TcpListener,
-    grpc: TcpListener,
+    foundation: platform::service::Foundation,
     state: AppState,
-    runtime: Runtime,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let platform::service::Foundation { runtime, http, grpc } =
-            platform::service::prepare(&config.common, &MIGRATOR).await?;
-        let (pool, bus) = (runtime.pool.clone(), runtime.bus.clone());
+        let foundation = platform::service::prepare(&config.common, &MIGRATOR).await?;
+        let (pool, bus) = (foundation.runtime.pool.clone(), foundation.runtime.bus.clone());
         let auth = AuthClient::new(
             Arc::new(GrpcAuthenticator::new(&config.common.identity_grpc_url)?),
             config.common.auth_cache_ttl,
@@ -75,11 +70,11 @@ impl Application {
             wake: Arc::new(Notify::new()),
             keys,
         }));
-        Ok(Self { http, grpc, state, runtime })
+        Ok(Self { foundation, state })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound listener has an address")
+        self.foundation.http_addr()
     }
 
     pub fn state(&self) -> &AppState {
@@ -89,7 +84,7 @@ impl Application {
     /// Serves the API, turns events into deliveries, sends them, consumes notification and mail
     /// commands, prunes old deliveries, and relays its own operational events until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { http, grpc, state, runtime } = self;
+        let Self { foundation: platform::service::Foundation { runtime, http, grpc }, state } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
         let config = state.config.clone();
         let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
