@@ -329,7 +329,12 @@ pub async fn broadcast_revocation(bus: &Bus, revocation: &Revocation) -> anyhow:
 
 /// The bearer credential of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_of(&parts.headers)
+}
+
+/// The bearer credential in `headers`, if any.
+pub fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
@@ -342,6 +347,10 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // The idempotency layer may have authenticated this request already.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
         let client = AuthClient::from_ref(state);
         let credential = bearer(parts).ok_or_else(Problem::unauthorized)?;
         let principal = client.authenticate(credential).await?;
@@ -355,16 +364,17 @@ use axum::extract::FromRef;
 /// Authenticates through identity's gRPC `Authenticate`.
 pub struct GrpcAuthenticator {
     client: proto::identity::identity_client::IdentityClient<tonic::transport::Channel>,
+    token: crate::grpc::ServiceToken,
 }
 
 impl GrpcAuthenticator {
     /// Connects lazily: the service starts while identity is down, and fails closed meanwhile.
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    pub fn new(url: &str, token: crate::grpc::ServiceToken) -> anyhow::Result<Self> {
         let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .connect_lazy();
-        Ok(Self { client: proto::identity::identity_client::IdentityClient::new(channel) })
+        Ok(Self { client: proto::identity::identity_client::IdentityClient::new(channel), token })
     }
 }
 
@@ -374,6 +384,7 @@ impl Authenticator for GrpcAuthenticator {
             let mut request =
                 tonic::Request::new(proto::identity::AuthenticateRequest { credential: credential.to_owned() });
             crate::grpc::inject_trace(&mut request);
+            self.token.attach(&mut request);
             let reply = self.client.clone().authenticate(request).await;
             match reply {
                 Ok(p) => principal_from_proto(p.into_inner()).map_err(AuthFailure::Unavailable),

@@ -62,6 +62,26 @@ impl Env {
         SecretString::from(self.raw(name).unwrap_or(default).to_owned())
     }
 
+    /// A secret that production must set: in development `dev_default` stands in, elsewhere an
+    /// unset variable stops the service naming it (security configuration fails closed).
+    pub fn production_secret(&mut self, name: &str, environment: Environment, dev_default: &str) -> SecretString {
+        match (self.raw(name), environment) {
+            (Some(v), _) => SecretString::from(v.to_owned()),
+            (None, Environment::Development) => SecretString::from(dev_default.to_owned()),
+            (None, Environment::Production) => {
+                self.errors.push(format!("{name}: required outside development (SWITCHBOARD_ENV=development)"));
+                SecretString::from(String::new())
+            }
+        }
+    }
+
+    /// A comma-separated list; empty entries are dropped.
+    pub fn list(&mut self, name: &str) -> Vec<String> {
+        self.raw(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     /// A required secret: missing is an error naming the variable.
     pub fn required_secret(&mut self, name: &str) -> SecretString {
         match self.raw(name) {
@@ -136,6 +156,28 @@ impl FromStr for LogFormat {
     }
 }
 
+/// Whether development conveniences (default secrets, the dev mailbox) are allowed. Production is
+/// the default, so a deployment that forgets a secret stops instead of running with a known one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(format!("unknown environment {other:?} (development or production)")),
+        }
+    }
+}
+
+/// The service token's stand-in in development; production must set `SERVICE_TOKEN`.
+const DEV_SERVICE_TOKEN: &str = "switchboard-development-service-token";
+
 /// What every service needs: listeners, database, broker, limits.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
@@ -144,6 +186,8 @@ pub struct CommonConfig {
     pub grpc_addr: SocketAddr,
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before answering 503.
+    pub database_acquire_timeout: Duration,
     pub nats_url: String,
     /// Prefix of every subject and stream name; empty in production, unique per test.
     pub nats_prefix: String,
@@ -153,18 +197,36 @@ pub struct CommonConfig {
     /// Address of identity's gRPC server, for services that authenticate through it.
     pub identity_grpc_url: String,
     pub auth_cache_ttl: Duration,
+    /// `SWITCHBOARD_ENV`: production unless told otherwise.
+    pub environment: Environment,
+    /// Shared secret of internal gRPC calls (`SERVICE_TOKEN`).
+    pub service_token: SecretString,
+    /// Browser origins allowed by CORS (`CORS_ALLOWED_ORIGINS`); none by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl CommonConfig {
+    /// Whether `SWITCHBOARD_ENV=development`.
+    pub fn is_development(&self) -> bool {
+        self.environment == Environment::Development
+    }
+
+    /// The token internal gRPC calls carry.
+    pub fn service_token(&self) -> crate::grpc::ServiceToken {
+        crate::grpc::ServiceToken::new(self.service_token.clone())
+    }
+
     /// Reads the shared variables with the service's default ports.
     pub fn read(env: &mut Env, service: &'static str, http_port: u16, grpc_port: u16) -> Self {
         let default_db = format!("postgres://postgres@127.0.0.1:5432/{}", service.replace('-', "_"));
+        let environment = env.get("SWITCHBOARD_ENV", Environment::Production);
         let config = Self {
             service,
             http_addr: env.get("HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], http_port))),
             grpc_addr: env.get("GRPC_ADDR", SocketAddr::from(([127, 0, 0, 1], grpc_port))),
             database_url: env.secret("DATABASE_URL", &default_db),
             database_max_connections: env.get("DATABASE_MAX_CONNECTIONS", 20),
+            database_acquire_timeout: env.seconds("DATABASE_ACQUIRE_TIMEOUT_SECS", Duration::from_secs(2)),
             nats_url: env.string("NATS_URL", "nats://127.0.0.1:4222"),
             nats_prefix: env.string("NATS_PREFIX", ""),
             log_format: env.get("LOG_FORMAT", LogFormat::Pretty),
@@ -172,7 +234,18 @@ impl CommonConfig {
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECS", Duration::from_secs(20)),
             identity_grpc_url: env.string("IDENTITY_GRPC_URL", "http://127.0.0.1:50051"),
             auth_cache_ttl: env.seconds("AUTH_CACHE_TTL_SECS", Duration::from_secs(30)),
+            environment,
+            service_token: env.production_secret("SERVICE_TOKEN", environment, DEV_SERVICE_TOKEN),
+            cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS"),
         };
+        if config.database_acquire_timeout.is_zero() {
+            env.invalid("DATABASE_ACQUIRE_TIMEOUT_SECS", "must be more than 0");
+        }
+        for origin in &config.cors_allowed_origins {
+            if origin != "*" && http::HeaderValue::from_str(origin).is_err() {
+                env.invalid("CORS_ALLOWED_ORIGINS", "each origin must be a valid header value");
+            }
+        }
         if config.database_max_connections == 0 {
             env.invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1");
         }
@@ -194,6 +267,7 @@ mod tests {
             ("HTTP_ADDR".into(), "nope".into()),
             ("LOG_FORMAT".into(), "xml".into()),
             ("DATABASE_MAX_CONNECTIONS".into(), "0".into()),
+            ("SWITCHBOARD_ENV".into(), "development".into()),
         ]));
         let _ = CommonConfig::read(&mut env, "identity", 8081, 50051);
         let err = env.finish().unwrap_err().to_string();
@@ -203,8 +277,22 @@ mod tests {
     }
 
     #[test]
-    fn defaults_apply_when_unset() {
+    fn production_refuses_missing_secrets() {
         let mut env = Env::from_map(HashMap::new());
+        let c = CommonConfig::read(&mut env, "identity", 8081, 50051);
+        assert_eq!(c.environment, Environment::Production);
+        let err = env.finish().unwrap_err().to_string();
+        assert!(err.contains("SERVICE_TOKEN: required outside development"), "{err}");
+
+        let mut env = Env::from_map(HashMap::from([("SWITCHBOARD_ENV".into(), "development".into())]));
+        let c = CommonConfig::read(&mut env, "identity", 8081, 50051);
+        env.finish().unwrap();
+        assert!(c.is_development());
+    }
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let mut env = Env::from_map(HashMap::from([("SWITCHBOARD_ENV".into(), "development".into())]));
         let c = CommonConfig::read(&mut env, "billing-metrics", 8086, 50056);
         env.finish().unwrap();
         assert_eq!(c.http_addr.port(), 8086);

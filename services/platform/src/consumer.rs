@@ -30,7 +30,24 @@ pub struct Delivery {
 /// The effect of one message, applied inside the transaction that records it as processed.
 pub trait Handler: Send + Sync + 'static {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, delivery: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// When a parked copy of this message must be deleted (e.g. it carries a one-time link that
+    /// expires); `None` keeps it for the dead-letter retention.
+    fn dead_letter_expires_at(&self, delivery: &Delivery) -> Option<chrono::DateTime<chrono::Utc>> {
+        let _ = delivery;
+        None
+    }
 }
+
+/// How long the server waits for an ack before giving a message to another replica: a killed
+/// replica's messages come back this soon. Slow handlers report progress to keep theirs.
+pub const ACK_WAIT: Duration = Duration::from_secs(15);
+
+/// How often a running handler tells the server it is still working on its message.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Idle heartbeat of pull requests: a silent connection is noticed within two of these.
+const IDLE_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// What to consume and how hard to retry.
 #[derive(Debug, Clone)]
@@ -104,25 +121,37 @@ impl Consumer {
     async fn consume(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
         let stream = self.bus.jetstream.get_stream(self.bus.stream_name(&self.spec.stream)).await?;
         let durable = self.bus.stream_name(&self.spec.name);
-        let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
-            .get_or_create_consumer(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    ack_policy: AckPolicy::Explicit,
-                    deliver_policy: DeliverPolicy::All,
-                    filter_subject: self.bus.subject(&self.spec.filter),
-                    // The server redelivers after ack_wait when a replica dies mid-message.
-                    ack_wait: Duration::from_secs(30),
-                    max_deliver: -1,
-                    max_ack_pending: 1024,
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let config = pull::Config {
+            durable_name: Some(durable.clone()),
+            ack_policy: AckPolicy::Explicit,
+            deliver_policy: DeliverPolicy::All,
+            filter_subject: self.bus.subject(&self.spec.filter),
+            // The server redelivers after ack_wait when a replica dies mid-message.
+            ack_wait: ACK_WAIT,
+            max_deliver: -1,
+            max_ack_pending: 1024,
+            ..Default::default()
+        };
+        // Create, or update an existing durable to this configuration (ack_wait is editable).
+        let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> =
+            match stream.create_consumer(config.clone()).await {
+                Ok(c) => c,
+                Err(err) => {
+                    tracing::debug!(error = %err, "consumer update refused; using it as it is");
+                    stream.get_or_create_consumer(&durable, config).await?
+                }
+            };
         let lag =
             self.metrics.consumer_pending.get_or_create(&ConsumerLabels { consumer: self.spec.name.clone() }).clone();
-        let messages = consumer.messages().await?;
+        // Pull no more than can be worked on at once, so nothing waits in memory past its
+        // ack_wait; heartbeats make a dead connection end this stream within seconds.
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(self.spec.concurrency.max(1))
+            .heartbeat(IDLE_HEARTBEAT)
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await?;
         let lag_consumer = consumer.clone();
         let lag_task = tokio::spawn(async move {
             loop {
@@ -164,18 +193,29 @@ impl Consumer {
             .and_then(|v| Uuid::parse_str(v.as_str()).ok())
             .or_else(|| event_id_of(&msg.payload));
         let Some(event_id) = event_id else {
-            self.dead_letter(&msg, None, "message has no event id", attempt).await;
+            self.dead_letter(&msg, None, "message has no event id", attempt, None).await;
             return;
         };
         let delivery = Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt };
-        let outcome = telemetry::scope(parent, self.apply(&delivery)).await;
+        let work = telemetry::scope(parent, self.apply(&delivery));
+        tokio::pin!(work);
+        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = progress.tick() => {
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                }
+            }
+        };
         match outcome {
             Ok(()) => {
                 let _ = msg.ack().await;
             }
             Err(err) if attempt >= self.spec.max_deliver => {
                 tracing::error!(consumer = %self.spec.name, %event_id, error = ?err, "giving up on message");
-                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt).await;
+                let expires_at = self.handler.dead_letter_expires_at(&delivery);
+                self.dead_letter(&msg, Some(event_id), &format!("{err:#}"), attempt, expires_at).await;
             }
             Err(err) => {
                 tracing::warn!(consumer = %self.spec.name, %event_id, attempt, error = %err, "handler failed; will redeliver");
@@ -209,10 +249,11 @@ impl Consumer {
         event_id: Option<Uuid>,
         error: &str,
         attempt: i64,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
     ) {
         let stored = sqlx::query(
-            "INSERT INTO dead_letters (consumer, subject, event_id, payload, error, deliveries) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO dead_letters (consumer, subject, event_id, payload, error, deliveries, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&self.spec.name)
         .bind(msg.subject.as_str())
@@ -220,6 +261,7 @@ impl Consumer {
         .bind(msg.payload.as_ref())
         .bind(error)
         .bind(attempt)
+        .bind(expires_at)
         .execute(&self.pool)
         .await;
         match stored {

@@ -15,6 +15,12 @@ use sqlx::{ConnectOptions, PgPool};
 /// Opens a pool without connecting yet: a service starts even while PostgreSQL is down, and
 /// `/readyz` says so.
 pub fn pool(url: &SecretString, max_connections: u32) -> anyhow::Result<PgPool> {
+    pool_with(url, max_connections, Duration::from_secs(2))
+}
+
+/// [`pool`] with the wait for a connection: past it a request answers 503, so a database outage
+/// is reported within this bound instead of after a long hang.
+pub fn pool_with(url: &SecretString, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
         .expose_secret()
         .parse::<PgConnectOptions>()
@@ -23,7 +29,7 @@ pub fn pool(url: &SecretString, max_connections: u32) -> anyhow::Result<PgPool> 
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options))
 }
 
@@ -79,6 +85,15 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (scope, key)
 );
+"#, r#"
+-- A claim whose request died is reclaimable once its lease ends (not after 24 h).
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS locked_until TIMESTAMPTZ NOT NULL DEFAULT now();
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
+CREATE INDEX IF NOT EXISTS processed_events_processed ON processed_events (processed_at);
+-- A parked message carrying a one-time link is deleted when the link expires.
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS expires_at TIMESTAMPTZ;
+CREATE INDEX IF NOT EXISTS dead_letters_created ON dead_letters (created_at);
+CREATE INDEX IF NOT EXISTS dead_letters_expires ON dead_letters (expires_at) WHERE expires_at IS NOT NULL;
 "#];
 
 /// Applies the platform's tables and then `migrator`, each once across replicas.

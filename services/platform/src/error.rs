@@ -8,7 +8,7 @@ use serde::Serialize;
 const TYPE_BASE: &str = "https://switchboard.dev/problems/";
 
 /// One invalid field of a request body or query.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -21,10 +21,13 @@ impl FieldError {
 }
 
 /// An `application/problem+json` response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// Stable URI naming the kind of problem.
     #[serde(rename = "type")]
+    #[schema(example = "https://switchboard.dev/problems/not-found")]
     pub kind: String,
+    #[schema(value_type = String)]
     pub title: &'static str,
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,6 +36,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(skip)]
     retry_after: Option<u64>,
+    /// 401s tell the client which scheme to use (RFC 9110 §11.6.1).
+    #[serde(skip)]
+    challenge: bool,
 }
 
 impl Problem {
@@ -45,6 +51,7 @@ impl Problem {
             detail: None,
             errors: Vec::new(),
             retry_after: None,
+            challenge: status == StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -104,7 +111,12 @@ impl Problem {
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable").detail(detail)
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service-unavailable", "Service unavailable").detail(detail)
+    }
+
+    /// 503 for a dependency that is down; the client may retry shortly.
+    pub fn database_unavailable() -> Self {
+        Self::unavailable("the service's database is unavailable, try again shortly").retry_after(2)
     }
 
     /// 500 that reveals nothing; the cause is logged by the caller.
@@ -127,6 +139,9 @@ impl IntoResponse for Problem {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }
@@ -139,10 +154,28 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
-/// Logs an unexpected error with its whole chain and answers a bare 500.
+/// Logs an unexpected error with its whole chain and answers a bare 500, or a 503 when the
+/// cause is the database being unreachable (the client should retry, nothing is wrong with it).
 pub fn internal_error(err: &anyhow::Error) -> Problem {
+    if err.chain().any(|c| c.downcast_ref::<sqlx::Error>().is_some_and(is_unavailable)) {
+        tracing::warn!(error = %err, "database unavailable");
+        return Problem::database_unavailable();
+    }
     tracing::error!(error = ?err, "unexpected error");
     Problem::internal()
+}
+
+/// Whether a database error means "cannot reach PostgreSQL now" rather than a bug: pool
+/// timeouts, broken connections, and the server's own connection-class errors.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // 08: connection exception; 57P01-03: shutdown / cannot connect now; 53300: too many connections.
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// The error type of handlers: a problem, or an unexpected failure answered as a bare 500.

@@ -34,6 +34,7 @@ where
 
 /// Parses a JSON document into `T` with the same rejections as [`Json`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    reject_nul_in_json(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -47,6 +48,54 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     })?;
     de.end().map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
     Ok(value)
+}
+
+/// PostgreSQL cannot store U+0000 in text, so a string carrying it is refused at the boundary,
+/// naming the field, instead of failing as a 500 deep inside.
+pub fn reject_nul(field: &str, value: &str) -> Result<(), Problem> {
+    if value.contains('\0') {
+        Err(nul_problem(field))
+    } else {
+        Ok(())
+    }
+}
+
+fn nul_problem(field: &str) -> Problem {
+    Problem::validation(vec![FieldError::new(field, "must not contain the NUL character (U+0000)")])
+}
+
+/// Raw JSON cannot hold a NUL byte inside a string, only the escape `\u0000`; a cheap scan for it
+/// decides whether the document needs walking to name the field.
+fn reject_nul_in_json(bytes: &[u8]) -> Result<(), Problem> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !bytes.windows(ESCAPE.len()).any(|w| w == ESCAPE) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // malformed: the typed parse reports it
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => Err(nul_problem(if path.is_empty() { "body" } else { &path })),
+        None => Ok(()),
+    }
+}
+
+/// The path (`a.b[2]`) of the first string or key holding U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(v, here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// serde's message without its " at line X column Y" suffix, which means nothing to a client.
@@ -94,6 +143,12 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(query) = parts.uri.query() {
+            for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                reject_nul(&name, &value)?;
+                reject_nul("query", &name)?;
+            }
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Query(q.0)).map_err(
             |e: QueryRejection| {
                 let text = e.body_text();
@@ -116,6 +171,11 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
+            for (name, value) in raw.iter() {
+                reject_nul(name, value)?;
+            }
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
@@ -137,6 +197,33 @@ where
 /// `Cache-Control: no-store`, which the idempotency layer also honours.
 #[derive(Debug, Clone)]
 pub struct NoStore<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn nul_in_a_string_names_the_field() {
+        let err = parse_json::<Body>(br#"{"name":"ok","tags":["a","b\u0000c"]}"#).unwrap_err();
+        assert_eq!(err.status, 422);
+        assert_eq!(err.errors[0].field, "tags[1]");
+        let err = parse_json::<Body>(br#"{"name":"\u0000","tags":[]}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "name");
+    }
+
+    #[test]
+    fn an_escaped_backslash_before_u0000_is_text() {
+        let body = parse_json::<Body>(br#"{"name":"\\u0000","tags":[]}"#).unwrap();
+        assert_eq!(body.name, "\\u0000");
+    }
+}
 
 impl<T: IntoResponse> IntoResponse for NoStore<T> {
     fn into_response(self) -> Response {

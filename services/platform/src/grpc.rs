@@ -1,6 +1,10 @@
 //! gRPC plumbing: serving with health and reflection, and W3C trace context in metadata.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -16,8 +20,63 @@ pub fn inject_trace<T>(request: &mut tonic::Request<T>) {
     }
 }
 
+/// The shared secret internal gRPC callers present (`SERVICE_TOKEN`), so only our services can
+/// ask identity about members or billing about quotas.
+#[derive(Clone)]
+pub struct ServiceToken(Arc<SecretString>);
+
+impl std::fmt::Debug for ServiceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceToken([REDACTED])")
+    }
+}
+
+impl ServiceToken {
+    pub fn new(token: SecretString) -> Self {
+        Self(Arc::new(token))
+    }
+
+    /// Adds `authorization: Bearer <token>` to an outgoing request.
+    pub fn attach<T>(&self, request: &mut tonic::Request<T>) {
+        if let Ok(v) = format!("Bearer {}", self.0.expose_secret()).parse() {
+            request.metadata_mut().insert("authorization", v);
+        }
+    }
+
+    /// Whether `metadata` carries this token (constant-time comparison).
+    pub fn verify(&self, metadata: &tonic::metadata::MetadataMap) -> bool {
+        let Some(given) = metadata.get("authorization").and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let Some(given) = given.strip_prefix("Bearer ").or_else(|| given.strip_prefix("bearer ")) else {
+            return false;
+        };
+        let expected = self.0.expose_secret().as_bytes();
+        !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected))
+    }
+
+    /// An interceptor answering UNAUTHENTICATED to callers without the token.
+    pub fn interceptor(&self) -> RequireServiceToken {
+        RequireServiceToken(self.clone())
+    }
+}
+
+/// The server side of [`ServiceToken`]: `XServer::with_interceptor(svc, token.interceptor())`.
+#[derive(Clone, Debug)]
+pub struct RequireServiceToken(ServiceToken);
+
+impl tonic::service::Interceptor for RequireServiceToken {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if self.0.verify(request.metadata()) {
+            Ok(request)
+        } else {
+            Err(tonic::Status::unauthenticated("a valid service token is required"))
+        }
+    }
+}
+
 /// Serves `routes` plus `grpc.health.v1` (every name in `services` reported serving) and
-/// reflection over every Switchboard contract, until `shutdown`.
+/// reflection (`v1` and `v1alpha`) advertising only what this port serves, until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
@@ -28,11 +87,25 @@ pub async fn serve(
     for name in services {
         reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let routes = routes.add_service(health).add_service(reflection);
+    let reflection = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+            .include_reflection_service(false)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+        for name in services {
+            b = b.with_service_name(*name);
+        }
+        b
+    };
+    let routes = routes
+        .add_service(health)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?);
     tonic::transport::Server::builder()
         .layer(TraceLayer)
         .add_routes(routes)

@@ -1,8 +1,11 @@
 //! `Idempotency-Key` on `POST`: the same key and body within 24 hours get the first response
 //! again instead of a second effect; the same key with another body is a 422.
 //!
-//! Keys are scoped by the caller's credential (its SHA-256) and the path, so two clients cannot
-//! collide or read each other's responses. A 5xx is not remembered, so the client may retry.
+//! The key is handled after authentication and scoped by the caller's principal (organization
+//! and user or API key; anonymous callers by client address) and the path, so two callers cannot
+//! collide or read each other's responses. Answers that say "try again" or "not you" (5xx, 401,
+//! 403, 429) are not remembered. A claim lives under a lease renewed while its request runs, so a
+//! request that died (a killed replica) frees its key within the lease.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -11,7 +14,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use std::time::Duration;
 
+use crate::auth::{AuthClient, AuthFailure, CredentialKind, Principal};
 use crate::error::Problem;
 
 const HEADER: &str = "idempotency-key";
@@ -21,6 +26,26 @@ const HEADER: &str = "idempotency-key";
 pub struct Idempotency {
     pub pool: PgPool,
     pub body_limit: usize,
+    /// Authenticates callers so keys are scoped by principal; `None` scopes by credential hash.
+    pub auth: Option<AuthClient>,
+}
+
+/// How long a claim stays locked without its request renewing it.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Whether an answer may be replayed: failures that depend on the moment or on the caller's
+/// credentials are not.
+fn remembered(status: StatusCode) -> bool {
+    !(status.is_server_error()
+        || matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS))
+}
+
+/// The scope of a principal's keys: its organization and the user or API key acting.
+fn principal_scope(p: &Principal) -> String {
+    match (p.kind, p.user_id) {
+        (CredentialKind::Session, Some(user)) => format!("user:{}:{user}", p.org_id),
+        _ => format!("key:{}:{}", p.org_id, p.credential_id),
+    }
 }
 
 /// Whether a response says it must not be stored (`Cache-Control: no-store`), as every
@@ -49,38 +74,55 @@ pub async fn middleware(State(cfg): State<Idempotency>, req: Request, next: Next
         Ok(k) if !k.is_empty() && k.len() <= 255 => k,
         _ => return Problem::bad_request("Idempotency-Key must be 1 to 255 visible characters").into_response(),
     };
-    match handle(&cfg, key, req, next).await {
+    let mut req = req;
+    let scope = match crate::auth::bearer_of(req.headers()).map(str::to_owned) {
+        None => format!("anon:{}", crate::http::client_address(req.headers())),
+        Some(credential) => match &cfg.auth {
+            None => hex::encode(Sha256::digest(credential.as_bytes())),
+            Some(auth) => match auth.authenticate(&credential).await {
+                Ok(principal) => {
+                    let scope = principal_scope(&principal);
+                    req.extensions_mut().insert(principal);
+                    scope
+                }
+                // Not authenticated: the handler answers (401 or 503), and nothing is claimed.
+                Err(AuthFailure::Invalid | AuthFailure::Unavailable(_)) => return next.run(req).await,
+            },
+        },
+    };
+    match handle(&cfg, scope, key, req, next).await {
         Ok(r) => r,
         Err(err) => crate::error::internal_error(&err).into_response(),
     }
 }
 
-async fn handle(cfg: &Idempotency, key: String, req: Request, next: Next) -> anyhow::Result<Response> {
+async fn handle(cfg: &Idempotency, scope: String, key: String, req: Request, next: Next) -> anyhow::Result<Response> {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, cfg.body_limit).await else {
         return Ok(Problem::payload_too_large(cfg.body_limit).into_response());
     };
-    let credential = parts.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
-    let scope = format!("{}:{}", hex::encode(Sha256::digest(credential)), parts.uri.path());
+    let scope = format!("{scope}:{}", parts.uri.path());
     let mut hasher = Sha256::new();
     hasher.update(parts.uri.path().as_bytes());
     hasher.update([0]);
     hasher.update(&bytes);
     let request_hash = hasher.finalize().to_vec();
 
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < now() - interval '24 hours'",
-    )
-    .bind(&scope)
-    .bind(&key)
-    .execute(&cfg.pool)
-    .await?;
+    // A new claim, or taking over one that expired (24 h) or whose request died (lease over,
+    // same request).
     let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO idempotency_keys (scope, key, request_hash, locked_until) \
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4)) \
+         ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
+             locked_until = EXCLUDED.locked_until, created_at = now(), status = NULL, content_type = NULL, body = NULL \
+         WHERE idempotency_keys.created_at < now() - interval '24 hours' \
+            OR (idempotency_keys.status IS NULL AND idempotency_keys.locked_until < now() \
+                AND idempotency_keys.request_hash = EXCLUDED.request_hash)",
     )
     .bind(&scope)
     .bind(&key)
     .bind(&request_hash)
+    .bind(LEASE.as_secs_f64())
     .execute(&cfg.pool)
     .await?
     .rows_affected()
@@ -115,10 +157,12 @@ async fn handle(cfg: &Idempotency, key: String, req: Request, next: Next) -> any
         });
     }
 
+    let renewal = renew_while_running(cfg.pool.clone(), scope.clone(), key.clone());
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    renewal.abort();
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await?;
-    if parts.status.is_server_error() {
+    if !remembered(parts.status) {
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
             .bind(&scope)
             .bind(&key)
@@ -152,4 +196,25 @@ async fn handle(cfg: &Idempotency, key: String, req: Request, next: Next) -> any
         .await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Keeps a claim's lease while its request runs; aborted when the request ends.
+fn renew_while_running(pool: PgPool, scope: String, key: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(LEASE / 3).await;
+            let renewed = sqlx::query(
+                "UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3) \
+                 WHERE scope = $1 AND key = $2 AND status IS NULL",
+            )
+            .bind(&scope)
+            .bind(&key)
+            .bind(LEASE.as_secs_f64())
+            .execute(&pool)
+            .await;
+            if let Err(err) = renewed {
+                tracing::warn!(error = %err, "could not renew an idempotency claim");
+            }
+        }
+    })
 }

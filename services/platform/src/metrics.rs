@@ -1,7 +1,7 @@
 //! Prometheus metrics of one service instance (no global registry: two instances can share a
 //! process).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -34,7 +34,7 @@ pub struct ConsumerLabels {
 
 /// Every metric a service exports.
 pub struct Metrics {
-    registry: Registry,
+    registry: Mutex<Registry>,
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_latency: Family<RouteLabels, Histogram>,
     pub pool_connections: Gauge,
@@ -72,7 +72,7 @@ impl Metrics {
         );
         let _ = service;
         Arc::new(Self {
-            registry,
+            registry: Mutex::new(registry),
             http_requests,
             http_latency,
             pool_connections,
@@ -84,18 +84,71 @@ impl Metrics {
         })
     }
 
-    /// The text exposition format.
+    /// Registers a service's own metric (`switchboard_` is prefixed).
+    pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner()).register(name, help, metric);
+    }
+
+    /// The OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
+    }
+
+    /// The classic Prometheus text format (0.0.4), for scrapers that ask for `text/plain`:
+    /// the OpenMetrics text without its `# EOF` trailer, counters keeping their `_total` samples.
+    pub fn encode_prometheus(&self) -> String {
+        let open = self.encode();
+        let mut out = String::with_capacity(open.len());
+        for line in open.lines() {
+            if line == "# EOF" || line.starts_with("# UNIT ") {
+                continue;
+            }
+            // OpenMetrics names a counter family without `_total`; Prometheus 0.0.4 uses the
+            // sample name in TYPE and HELP lines.
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                if let Some((name, "counter")) = rest.split_once(' ') {
+                    out.push_str(&format!("# TYPE {name}_total counter\n"));
+                    continue;
+                }
+            }
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                if let Some((name, help)) = rest.split_once(' ') {
+                    if open.contains(&format!("# TYPE {name} counter")) {
+                        out.push_str(&format!("# HELP {name}_total {help}\n"));
+                        continue;
+                    }
+                }
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Methods beyond the standard ones become one label value, so a client cannot grow the
+/// metric families by inventing methods.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
 }
 
 /// Middleware recording every request by matched route (never the raw path, to bound labels).
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_owned();
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(req).await;
@@ -106,4 +159,25 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         .observe(start.elapsed().as_secs_f64());
     metrics.http_requests.get_or_create(&RequestLabels { method, route, status }).inc();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&axum::http::Method::from_bytes(b"FOOBAR").unwrap()), "OTHER");
+        assert_eq!(method_label(&axum::http::Method::GET), "GET");
+    }
+
+    #[test]
+    fn prometheus_text_has_no_eof_and_names_counters_by_sample() {
+        let m = Metrics::new("test");
+        m.outbox_published.inc();
+        let text = m.encode_prometheus();
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(text.contains("# TYPE switchboard_outbox_published_total counter"), "{text}");
+        assert!(text.contains("switchboard_outbox_published_total 1"), "{text}");
+    }
 }

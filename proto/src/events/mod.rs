@@ -1,0 +1,14 @@
+//! Payloads of events (`events.<type>`) and commands (`mail.send`, `notify.send`), shared by
+//! producers and consumers so both compile against the same type. Each travels inside a
+//! CloudEvents 1.0 envelope whose `type` is the constant beside it.
+
+
+mod commands;
+mod feedback;
+mod identity;
+mod webhooks;
+
+pub use commands::*;
+pub use feedback::*;
+pub use identity::*;
+pub use webhooks::*;
