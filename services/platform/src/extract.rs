@@ -198,6 +198,14 @@ where
 #[derive(Debug, Clone)]
 pub struct NoStore<T>(pub T);
 
+impl<T: IntoResponse> IntoResponse for NoStore<T> {
+    fn into_response(self) -> Response {
+        let mut r = self.0.into_response();
+        r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,13 +230,5 @@ mod tests {
     fn an_escaped_backslash_before_u0000_is_text() {
         let body = parse_json::<Body>(br#"{"name":"\\u0000","tags":[]}"#).unwrap();
         assert_eq!(body.name, "\\u0000");
-    }
-}
-
-impl<T: IntoResponse> IntoResponse for NoStore<T> {
-    fn into_response(self) -> Response {
-        let mut r = self.0.into_response();
-        r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
-        r
     }
 }

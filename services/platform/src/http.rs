@@ -65,7 +65,6 @@ pub fn with_common(routes: Router, runtime: &Runtime, web: Web<'_>) -> Router {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(runtime.metrics.clone(), crate::metrics::track))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Problem::internal().into_response()
@@ -75,6 +74,8 @@ pub fn with_common(routes: Router, runtime: &Runtime, web: Web<'_>) -> Router {
             crate::idempotency::Idempotency { pool: runtime.pool.clone(), body_limit, auth: web.auth },
             crate::idempotency::middleware,
         ))
+        // Outside everything that answers: replays, panics and rejections are counted too.
+        .layer(axum::middleware::from_fn_with_state(runtime.metrics.clone(), crate::metrics::track))
         .layer(axum::middleware::from_fn(telemetry::request_context));
     match cors(&web.common.cors_allowed_origins) {
         Some(layer) => router.layer(layer),
@@ -164,7 +165,9 @@ async fn metrics(State(rt): State<Runtime>, headers: axum::http::HeaderMap) -> R
 
 /// Serves `router` on `listener` until `shutdown`, then finishes in-flight requests.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    // The peer address identifies anonymous clients that reach us without the edge.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     Ok(())
 }
 

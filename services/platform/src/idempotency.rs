@@ -76,7 +76,15 @@ pub async fn middleware(State(cfg): State<Idempotency>, req: Request, next: Next
     };
     let mut req = req;
     let scope = match crate::auth::bearer_of(req.headers()).map(str::to_owned) {
-        None => format!("anon:{}", crate::http::client_address(req.headers())),
+        None => {
+            let mut client = crate::http::client_address(req.headers());
+            if client == "unknown" {
+                if let Some(peer) = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+                    client = peer.0.ip().to_string();
+                }
+            }
+            format!("anon:{client}")
+        }
         Some(credential) => match &cfg.auth {
             None => hex::encode(Sha256::digest(credential.as_bytes())),
             Some(auth) => match auth.authenticate(&credential).await {
@@ -159,7 +167,7 @@ async fn handle(cfg: &Idempotency, scope: String, key: String, req: Request, nex
 
     let renewal = renew_while_running(cfg.pool.clone(), scope.clone(), key.clone());
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    renewal.abort();
+    drop(renewal);
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await?;
     if !remembered(parts.status) {
@@ -198,9 +206,19 @@ async fn handle(cfg: &Idempotency, scope: String, key: String, req: Request, nex
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
-/// Keeps a claim's lease while its request runs; aborted when the request ends.
-fn renew_while_running(pool: PgPool, scope: String, key: String) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Stops a claim's renewal however its request ends: also when the server drops the request
+/// because the client went away, or the claim would stay leased (and refused) for 24 hours.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps a claim's lease while its request runs; stopped when the request ends.
+fn renew_while_running(pool: PgPool, scope: String, key: String) -> Renewal {
+    Renewal(tokio::spawn(async move {
         loop {
             tokio::time::sleep(LEASE / 3).await;
             let renewed = sqlx::query(
@@ -216,5 +234,5 @@ fn renew_while_running(pool: PgPool, scope: String, key: String) -> tokio::task:
                 tracing::warn!(error = %err, "could not renew an idempotency claim");
             }
         }
-    })
+    }))
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-/// Advisory lock key of the retention job (one runner per database at a time).
-const LOCK_KEY: i64 = 7_240_917_302;
+/// Advisory lock key of the retention job (one runner per database at a time); public so an
+/// operator (or a test) can tell which session holds it.
+pub const LOCK_KEY: i64 = 7_240_917_302;
 
 /// At most this many batches per rule and run, so one run never monopolises the database.
 const MAX_BATCHES: usize = 100;
@@ -64,7 +65,8 @@ impl Retention {
     /// One pass over every rule, if no other replica is running one; the rows deleted.
     pub async fn run_once(&self) -> anyhow::Result<u64> {
         let mut conn = self.pool.acquire().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LOCK_KEY).fetch_one(&mut *conn).await?;
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LOCK_KEY).fetch_one(&mut *conn).await?;
         if !locked {
             return Ok(0);
         }
