@@ -46,11 +46,13 @@ pub async fn ensure(conn: &mut PgConnection, org: Uuid, slug: &str) -> sqlx::Res
 }
 
 /// A board's settings.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Board {
     pub organization_id: Uuid,
+    /// The organization's slug: the public portal is `/v1/public/{slug}/feedback`.
     pub slug: String,
     pub name: String,
+    /// Whether the public portal answers.
     pub public_enabled: bool,
     pub allow_anonymous_posts: bool,
     pub allow_anonymous_votes: bool,
@@ -70,4 +72,33 @@ pub async fn by_org(conn: &mut PgConnection, org: Uuid) -> sqlx::Result<Option<B
 
 pub async fn by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<Board>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM boards WHERE slug = $1")).bind(slug).fetch_optional(conn).await
+}
+
+/// Settings to change; `None` keeps the value.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub public_enabled: Option<bool>,
+    pub allow_anonymous_posts: Option<bool>,
+    pub allow_anonymous_votes: Option<bool>,
+    pub auto_subscribe_voters: Option<bool>,
+    pub auto_subscribe_commenters: Option<bool>,
+}
+
+pub async fn update(conn: &mut PgConnection, org: Uuid, c: Changes) -> sqlx::Result<Board> {
+    sqlx::query_as(&format!(
+        "UPDATE boards SET public_enabled = COALESCE($2, public_enabled), \
+         allow_anonymous_posts = COALESCE($3, allow_anonymous_posts), \
+         allow_anonymous_votes = COALESCE($4, allow_anonymous_votes), \
+         auto_subscribe_voters = COALESCE($5, auto_subscribe_voters), \
+         auto_subscribe_commenters = COALESCE($6, auto_subscribe_commenters) \
+         WHERE organization_id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(org)
+    .bind(c.public_enabled)
+    .bind(c.allow_anonymous_posts)
+    .bind(c.allow_anonymous_votes)
+    .bind(c.auto_subscribe_voters)
+    .bind(c.auto_subscribe_commenters)
+    .fetch_one(conn)
+    .await
 }

@@ -13,7 +13,8 @@ pub struct Config {
     pub attachments_dir: PathBuf,
     pub attachment_max_bytes: usize,
     pub attachment_types: Vec<String>,
-    /// Key of the hash that identifies anonymous voters (never their raw address).
+    /// Key of the hash that identifies anonymous voters (never their raw address). Required
+    /// outside development: a known key would let anyone link votes back to addresses.
     pub voter_key_secret: SecretString,
     /// Anonymous posts and votes per client per minute.
     pub public_rate_per_minute: i32,
@@ -31,6 +32,8 @@ impl Config {
         let common = CommonConfig::read(&mut env, "feedback", 8082, 50052);
         let types =
             env.string("ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain");
+        let voter_key_secret =
+            env.production_secret("VOTER_KEY_SECRET", common.environment, "development-only-voter-key");
         let config = Self {
             common,
             attachments_dir: PathBuf::from(env.string("ATTACHMENTS_DIR", "./data/attachments")),
@@ -40,7 +43,7 @@ impl Config {
                 .map(|t| t.trim().to_ascii_lowercase())
                 .filter(|t| !t.is_empty())
                 .collect(),
-            voter_key_secret: env.secret("VOTER_KEY_SECRET", "development-only-voter-key"),
+            voter_key_secret,
             public_rate_per_minute: env.get("PUBLIC_RATE_PER_MINUTE", 30),
             billing_grpc_url: env.optional("BILLING_GRPC_URL"),
             quota_timeout: env.seconds("QUOTA_TIMEOUT_SECS", Duration::from_millis(300)),
@@ -55,5 +58,25 @@ impl Config {
         }
         env.finish()?;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>())
+    }
+
+    #[test]
+    fn production_needs_a_voter_key() {
+        let err = Config::from_env(env(&[("SERVICE_TOKEN", "t")])).unwrap_err().to_string();
+        assert!(err.contains("VOTER_KEY_SECRET: required outside development"), "{err}");
+        let ok = Config::from_env(env(&[("SERVICE_TOKEN", "t"), ("VOTER_KEY_SECRET", "k")]));
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        assert!(Config::from_env(env(&[("SWITCHBOARD_ENV", "development")])).is_ok());
     }
 }

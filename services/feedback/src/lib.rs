@@ -4,6 +4,7 @@
 pub mod boards;
 pub mod cache;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod events;
 pub mod http;
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use platform::auth::{AuthClient, GrpcAuthenticator};
 use platform::bus::Bus;
 use platform::consumer::{Consumer, ConsumerSpec};
-use proto::identity::identity_client::IdentityClient;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,8 @@ pub struct Services {
     pub pool: PgPool,
     pub bus: Bus,
     pub auth: AuthClient,
-    pub identity: IdentityClient<tonic::transport::Channel>,
+    /// identity's member lookups (gRPC, with the service token).
+    pub directory: directory::Directory,
     pub quota: quota::Quota,
     pub views: views::Views,
     pub posts: cache::PostCache,
@@ -56,22 +57,18 @@ impl Application {
         let foundation = platform::service::prepare(&config.common, &MIGRATOR).await?;
         let (pool, bus) = (foundation.runtime.pool.clone(), foundation.runtime.bus.clone());
         tokio::fs::create_dir_all(&config.attachments_dir).await?;
-        let authenticator = GrpcAuthenticator::new(&config.common.identity_grpc_url)?;
+        let token = config.common.service_token();
+        let authenticator = GrpcAuthenticator::new(&config.common.identity_grpc_url, token.clone())?;
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
-        let identity = IdentityClient::new(
-            tonic::transport::Endpoint::from_shared(config.common.identity_grpc_url.clone())?
-                .connect_timeout(std::time::Duration::from_secs(2))
-                .timeout(std::time::Duration::from_secs(5))
-                .connect_lazy(),
-        );
-        let quota = quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout)?;
+        let directory = directory::Directory::new(&config.common.identity_grpc_url, token.clone())?;
+        let quota = quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
         let state = AppState(Arc::new(Services {
             posts: cache::PostCache::new(config.post_cache_ttl),
             config,
             pool,
             bus,
             auth,
-            identity,
+            directory,
             quota,
             views: views::Views::default(),
         }));
@@ -90,8 +87,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves HTTP and gRPC (health and reflection), relays the outbox and learns organizations
-    /// from identity's events until `shutdown`.
+    /// Serves HTTP and gRPC (health and reflection), relays the outbox, learns organizations
+    /// from identity's events and prunes old rows until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { foundation: platform::service::Foundation { runtime, http, grpc }, state } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
@@ -103,18 +100,26 @@ impl Application {
             metrics: runtime.metrics.clone(),
             handler: Arc::new(boards::OrganizationEvents),
         };
+        let (routes, api) = http::router(state.clone());
         let router = platform::http::with_common(
-            http::router(state.clone()),
+            routes,
             &runtime,
-            http::OPENAPI,
-            state.config.common.body_limit_bytes,
+            platform::http::Web {
+                openapi: platform::openapi::document(api),
+                auth: Some(state.auth.clone()),
+                common: &state.config.common,
+            },
         );
+        let retention =
+            platform::retention::Retention::new(runtime.pool.clone()).rule("rate_limits", store::RATE_LIMIT_RETENTION);
         let (s1, s2) = (shutdown.clone(), shutdown.clone());
         let views = state.views.clone().run(runtime.pool.clone(), std::time::Duration::from_secs(2), shutdown.clone());
         let parts: Vec<platform::lifecycle::Part> = vec![
             ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
             (
                 "grpc",
+                // Health only: feedback serves none of the Switchboard contracts, so reflection
+                // lists none of them.
                 tokio::spawn(platform::grpc::serve(grpc, tonic::service::Routes::default(), &[], shutdown.clone())),
             ),
             (
@@ -125,6 +130,7 @@ impl Application {
                 }),
             ),
             ("views", tokio::spawn(views)),
+            ("retention", tokio::spawn(retention.run(shutdown.clone()))),
             ("post cache", tokio::spawn(state.posts.clone().listen(state.bus.clone(), shutdown.clone()))),
             (
                 "organization events",

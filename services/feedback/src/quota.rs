@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use platform::grpc::ServiceToken;
 use proto::billing::billing_client::BillingClient;
 use proto::billing::CheckQuotaRequest;
 use uuid::Uuid;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 pub struct Quota {
     client: Option<BillingClient<tonic::transport::Channel>>,
     timeout: Duration,
+    token: ServiceToken,
 }
 
 /// What the check came to.
@@ -20,14 +22,14 @@ pub enum Verdict {
 }
 
 impl Quota {
-    pub fn new(url: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(url: Option<&str>, timeout: Duration, token: ServiceToken) -> anyhow::Result<Self> {
         let client = match url {
             Some(u) => Some(BillingClient::new(
                 tonic::transport::Endpoint::from_shared(u.to_owned())?.connect_timeout(timeout).connect_lazy(),
             )),
             None => None,
         };
-        Ok(Self { client, timeout })
+        Ok(Self { client, timeout, token })
     }
 
     /// May `org` use `amount` more of `metric`? Allowed when unconfigured, slow or failing.
@@ -38,6 +40,7 @@ impl Quota {
             metric: metric.to_owned(),
             amount,
         });
+        self.token.attach(&mut request);
         platform::grpc::inject_trace(&mut request);
         match tokio::time::timeout(self.timeout, client.clone().check_quota(request)).await {
             Ok(Ok(reply)) => {

@@ -41,7 +41,8 @@ pub struct Slug(String);
 
 impl Slug {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let s = raw.trim();
+        // Not trimmed: the document's pattern is the rule, and a padded slug breaks links.
+        let s = raw;
         let ok = (3..=63).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
@@ -76,13 +77,41 @@ impl Slug {
     }
 }
 
-/// A display name: 1–200 characters after trimming.
+/// A display name: at most 200 characters, not blank, no control characters; kept trimmed.
+/// The length counts what was sent, as the OpenAPI `maxLength` does.
 pub fn parse_name(field: &str, raw: &str) -> Result<String, FieldError> {
     let s = raw.trim();
-    if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
+    if s.is_empty() || raw.chars().count() > 200 || s.chars().any(char::is_control) {
         Err(FieldError::new(field, "must be 1 to 200 characters"))
     } else {
         Ok(s.to_owned())
+    }
+}
+
+/// A free-text description: at most 2000 characters.
+pub fn check_description(field: &str, raw: &str) -> Result<(), FieldError> {
+    if raw.chars().count() > 2000 {
+        Err(FieldError::new(field, "must be at most 2000 characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A link shown to people: http(s), at most 500 characters.
+pub fn check_url(field: &str, raw: &str) -> Result<(), FieldError> {
+    if (raw.starts_with("https://") || raw.starts_with("http://")) && raw.chars().count() <= 500 {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, "must be an http(s) URL of at most 500 characters"))
+    }
+}
+
+/// A PATCH field that may be left out but not set to null: its value, if given.
+pub fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, FieldError> {
+    match value {
+        Some(None) => Err(FieldError::new(field, "cannot be null")),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
     }
 }
 

@@ -44,3 +44,34 @@ pub async fn member_added(
     let data = proto::events::MemberAdded { organization_id: org, user_id: user, role: role.as_str().to_owned() };
     emit(conn, proto::events::MEMBER_ADDED, Some(org), user, data).await
 }
+
+/// `identity.team.member_removed`.
+pub async fn team_member_removed(
+    conn: &mut PgConnection,
+    org: Uuid,
+    team: Uuid,
+    user: Uuid,
+    actor: Option<Uuid>,
+) -> anyhow::Result<()> {
+    let data = proto::events::TeamMemberRemoved { team_id: team, organization_id: org, user_id: user, actor_id: actor };
+    emit(conn, proto::events::TEAM_MEMBER_REMOVED, Some(org), team, data).await
+}
+
+/// `identity.invitation.cancelled` (`reason`: `cancelled` or `replaced`).
+pub async fn invitation_cancelled(
+    conn: &mut PgConnection,
+    org: Uuid,
+    invitation: &crate::store::invitations::Invitation,
+    reason: &str,
+    actor: Option<Uuid>,
+) -> anyhow::Result<()> {
+    let data = proto::events::InvitationCancelled {
+        invitation_id: invitation.id,
+        organization_id: org,
+        email: invitation.email.clone(),
+        role: invitation.role.clone(),
+        reason: reason.to_owned(),
+        actor_id: actor,
+    };
+    emit(conn, proto::events::INVITATION_CANCELLED, Some(org), invitation.id, data).await
+}

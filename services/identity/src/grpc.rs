@@ -1,17 +1,22 @@
-//! Identity's gRPC server: `Authenticate` (uncached: callers cache) and directory lookups.
+//! Identity's gRPC server: `Authenticate` (uncached: callers cache) and directory lookups, for
+//! our own services only: every call must carry the service token.
 
 use platform::auth::{AuthFailure, Authenticator};
+use platform::grpc::ServiceToken;
 use proto::identity as pb;
 use proto::identity::identity_server::{Identity, IdentityServer};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::store::directory::{self, Unit};
+use crate::store::members;
 use crate::AppState;
 
 pub const SERVICE_NAME: &str = "switchboard.identity.v1.Identity";
 
-pub fn server(state: AppState) -> IdentityServer<IdentityGrpc> {
-    IdentityServer::new(IdentityGrpc { state })
+/// The identity service behind the service-token check (health and reflection stay open).
+pub fn routes(state: AppState, token: &ServiceToken) -> tonic::service::Routes {
+    tonic::service::Routes::new(IdentityServer::with_interceptor(IdentityGrpc { state }, token.interceptor()))
 }
 
 pub struct IdentityGrpc {
@@ -25,6 +30,10 @@ fn uuid(field: &str, raw: &str) -> Result<Uuid, Status> {
 fn internal(err: impl std::fmt::Display) -> Status {
     tracing::error!(error = %err, "gRPC handler failed");
     Status::internal("internal error")
+}
+
+fn user(m: members::Member) -> pb::User {
+    pb::User { id: m.user_id.to_string(), email: m.email, name: m.name, email_verified: m.email_verified, role: m.role }
 }
 
 #[tonic::async_trait]
@@ -41,18 +50,10 @@ impl Identity for IdentityGrpc {
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
         let r = request.into_inner();
         let org = uuid("organization_id", &r.organization_id)?;
-        let user = uuid("user_id", &r.user_id)?;
-        let row: Option<(Uuid, String, String, bool, String)> = sqlx::query_as(
-            "SELECT u.id, u.email, u.name, u.email_verified, m.role FROM memberships m \
-             JOIN users u ON u.id = m.user_id WHERE m.organization_id = $1 AND m.user_id = $2",
-        )
-        .bind(org)
-        .bind(user)
-        .fetch_optional(&self.state.pool)
-        .await
-        .map_err(internal)?;
-        let (id, email, name, email_verified, role) = row.ok_or_else(|| Status::not_found("user not found"))?;
-        Ok(Response::new(pb::User { id: id.to_string(), email, name, email_verified, role }))
+        let id = uuid("user_id", &r.user_id)?;
+        let mut conn = self.state.pool.acquire().await.map_err(internal)?;
+        let member = members::find(&mut conn, org, id).await.map_err(internal)?;
+        Ok(Response::new(user(member.ok_or_else(|| Status::not_found("user not found"))?)))
     }
 
     async fn list_members(
@@ -68,19 +69,9 @@ impl Identity for IdentityGrpc {
             Some(platform::pagination::Cursor::decode(&r.cursor).map_err(|_| Status::invalid_argument("bad cursor"))?)
         };
         let mut conn = self.state.pool.acquire().await.map_err(internal)?;
-        let page = crate::http::members_page(&mut conn, org, &r.roles, limit, cursor).await.map_err(internal)?;
+        let page = members::page(&mut conn, org, &r.roles, limit, cursor).await.map_err(internal)?;
         Ok(Response::new(pb::ListMembersResponse {
-            members: page
-                .data
-                .into_iter()
-                .map(|m| pb::User {
-                    id: m.user_id.to_string(),
-                    email: m.email,
-                    name: m.name,
-                    email_verified: false,
-                    role: m.role,
-                })
-                .collect(),
+            members: page.data.into_iter().map(user).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
         }))
     }
@@ -89,25 +80,16 @@ impl Identity for IdentityGrpc {
         let r = request.into_inner();
         let org = uuid("organization_id", &r.organization_id)?;
         let team = uuid("team_id", &r.team_id)?;
-        let row: Option<(Uuid, String, Option<String>)> =
-            sqlx::query_as("SELECT id, name, description FROM teams WHERE id = $1 AND organization_id = $2")
-                .bind(team)
-                .bind(org)
-                .fetch_optional(&self.state.pool)
-                .await
-                .map_err(internal)?;
-        let (id, name, description) = row.ok_or_else(|| Status::not_found("team not found"))?;
-        let members: Vec<Uuid> =
-            sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY joined_at")
-                .bind(id)
-                .fetch_all(&self.state.pool)
-                .await
-                .map_err(internal)?;
+        let mut conn = self.state.pool.acquire().await.map_err(internal)?;
+        let view = directory::find(&mut conn, org, Unit::Team, team, false)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found("team not found"))?;
         Ok(Response::new(pb::Team {
-            id: id.to_string(),
-            name,
-            description: description.unwrap_or_default(),
-            member_user_ids: members.into_iter().map(|m| m.to_string()).collect(),
+            id: view.id.to_string(),
+            name: view.name,
+            description: view.description.unwrap_or_default(),
+            member_user_ids: view.members.unwrap_or_default().into_iter().map(|m| m.user_id.to_string()).collect(),
         }))
     }
 }

@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod http;
 pub mod passwords;
 pub mod profile;
+pub mod retention;
 pub mod sessions;
 pub mod store;
 pub mod tokens;
@@ -79,22 +80,36 @@ impl Application {
         &self.state
     }
 
-    /// Serves HTTP and gRPC, relays the outbox and listens for revocations until `shutdown`.
+    /// Serves HTTP and gRPC, relays the outbox, deletes what outlived its use and listens for
+    /// revocations until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { foundation: platform::service::Foundation { runtime, http, grpc }, state } = self;
         let revocations = state.auth.listen(state.bus.clone(), shutdown.clone());
         let relay = platform::outbox::Relay::new(runtime.pool.clone(), runtime.bus.clone(), runtime.metrics.clone());
         let relay_shutdown = shutdown.clone();
+        let (routes, api) = http::router(state.clone());
         let router = platform::http::with_common(
-            http::router(state.clone()),
+            routes,
             &runtime,
-            http::OPENAPI,
-            state.config.common.body_limit_bytes,
+            platform::http::Web {
+                openapi: platform::openapi::document(api),
+                auth: Some(state.auth.clone()),
+                common: &state.config.common,
+            },
         );
-        let grpc_routes = tonic::service::Routes::new(grpc::server(state.clone()));
+        let grpc_routes = grpc::routes(state.clone(), &state.config.common.service_token());
+        let retention = retention::rules(runtime.pool.clone());
         let parts: Vec<platform::lifecycle::Part> = vec![
             ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
-            ("grpc", tokio::spawn(platform::grpc::serve(grpc, grpc_routes, &[grpc::SERVICE_NAME], shutdown.clone()))),
+            (
+                "grpc",
+                tokio::spawn(platform::grpc::serve(
+                    grpc,
+                    grpc_routes,
+                    &[grpc::SERVICE_NAME],
+                    shutdown.clone(),
+                )),
+            ),
             (
                 "outbox relay",
                 tokio::spawn(async move {
@@ -102,6 +117,7 @@ impl Application {
                     Ok(())
                 }),
             ),
+            ("retention", tokio::spawn(retention.run(shutdown.clone()))),
         ];
         let result = platform::lifecycle::supervise(shutdown, state.config.common.shutdown_grace, parts).await;
         revocations.abort();

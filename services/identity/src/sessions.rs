@@ -166,16 +166,21 @@ pub async fn revoke(conn: &mut PgConnection, session: Uuid) -> sqlx::Result<bool
     Ok(done.rows_affected() == 1)
 }
 
-/// Revokes every session of `user` (in `org` only, when given).
+/// Revokes every session of `user` (in `org` only, when given) and their refresh tokens.
 pub async fn revoke_all(conn: &mut PgConnection, user: Uuid, org: Option<Uuid>) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    let revoked: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = now() \
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR organization_id = $2) RETURNING id",
     )
     .bind(user)
     .bind(org)
-    .fetch_all(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, now()) WHERE session_id = ANY($1)")
+        .bind(&revoked)
+        .execute(conn)
+        .await?;
+    Ok(revoked)
 }
 
 /// Evicts from this replica's cache at once and tells every other cache; caches also expire on
@@ -188,7 +193,7 @@ pub async fn announce(state: &crate::AppState, revocation: Revocation) {
 }
 
 /// A session in the owner's list.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: Uuid,
     pub organization_id: Uuid,
@@ -197,6 +202,7 @@ pub struct SessionView {
     pub absolute_expires_at: DateTime<Utc>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
     #[sqlx(default)]
     pub current: bool,
 }

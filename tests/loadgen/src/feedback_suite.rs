@@ -17,8 +17,11 @@ use crate::runner::{self, closed_loop, Report};
 const PASSWORD: &str = "correct horse battery staple";
 const POSTS: i64 = 100_000;
 
+/// The variables given, in development mode (the services' default secrets).
 fn env(pairs: &[(&str, &str)]) -> Env {
-    Env::from_map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>())
+    let mut vars = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>();
+    vars.entry("SWITCHBOARD_ENV".to_owned()).or_insert_with(|| "development".to_owned());
+    Env::from_map(vars)
 }
 
 pub async fn run(duration: Duration) -> anyhow::Result<()> {

@@ -26,11 +26,13 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
         ("DATABASE_URL", db.expose_secret()),
         ("NATS_PREFIX", prefix.as_str()),
         ("NATS_URL", platform::testing::nats_url().as_str()),
+        ("SWITCHBOARD_ENV", "development"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = Config::from_env(Env::from_map(vars))?;
+    let service_token = config.common.service_token();
     let pool_size = config.common.database_max_connections;
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.http_addr());
@@ -134,10 +136,12 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
     let channel = tonic::transport::Endpoint::from_shared(grpc_url)?.connect().await?;
     reports.push({
         let token = token.clone();
+        let service_token = service_token.clone();
         closed_loop("gRPC Authenticate (uncached), c=64", 64, duration, move |_| {
             let mut client = proto::identity::identity_client::IdentityClient::new(channel.clone());
-            let credential = token.clone();
-            async move { client.authenticate(proto::identity::AuthenticateRequest { credential }).await.is_ok() }
+            let mut request = tonic::Request::new(proto::identity::AuthenticateRequest { credential: token.clone() });
+            service_token.attach(&mut request);
+            async move { client.authenticate(request).await.is_ok() }
         })
         .await
     });

@@ -3,69 +3,58 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
 use platform::extract::{Json, Path};
 use platform::{ApiResult, FieldError, Problem};
 use proto::events as ev;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{can_read, can_write, is_staff};
-use crate::{boards, domain, events, store, AppState};
+use super::posts::visible;
+use super::{can_read, can_write};
+use crate::domain::{self, Viewer};
+use crate::events::{self, Notice};
+use crate::store::comments::{self, Comment};
+use crate::store::{self, attachments, posts};
+use crate::{boards, AppState};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Comment {
-    pub id: Uuid,
-    pub feedback_id: Uuid,
-    pub parent_id: Option<Uuid>,
-    pub author_id: Option<Uuid>,
-    pub content: String,
-    pub is_internal: bool,
-    pub is_official: bool,
-    pub is_edited: bool,
-    pub edited_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-pub const COLUMNS: &str =
-    "id, feedback_id, parent_id, author_id, content, is_internal, is_official, is_edited, edited_at, created_at, updated_at";
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CommentList {
     pub data: Vec<Comment>,
 }
 
-/// Comments of a post in order of writing; `parent_id` gives the thread. Internal notes only
-/// when `internal` is true.
-pub async fn of_post(conn: &mut PgConnection, post: Uuid, internal: bool) -> sqlx::Result<Vec<Comment>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM comments WHERE feedback_id = $1 AND ($2 OR NOT is_internal) ORDER BY created_at, id LIMIT 5000"
-    ))
-    .bind(post)
-    .bind(internal)
-    .fetch_all(conn)
-    .await
-}
-
-/// `GET /v1/feedback/{id}/comments`.
+/// A post's comments in order of writing (`parent_id` gives the thread); internal notes for
+/// agents and above only.
+#[utoipa::path(
+    get,
+    operation_id = "list_comments",
+    path = "/v1/feedback/{id}/comments",
+    tag = "comments",
+    params(("id" = Uuid, Path, description = "The post's id")),
+    responses((status = 200, description = "The comments", body = CommentList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CommentList>> {
     can_read(&principal)?;
-    let post = super::posts::visible(&state, &principal, id).await?;
+    let viewer = Viewer::of(&principal);
+    let post = visible(&state, &viewer, id).await?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(CommentList { data: of_post(&mut conn, post.id, is_staff(&principal)).await? }))
+    Ok(Json(CommentList { data: comments::of_post(&mut conn, viewer.org(), post.id, viewer.sees_internal()).await? }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewComment {
+    /// Trimmed; not empty.
+    #[schema(min_length = 1, max_length = 10000)]
     content: String,
+    /// The comment this one answers.
     parent_id: Option<Uuid>,
+    /// An internal note (agents and above). A reply to an internal note is internal too.
     #[serde(default)]
     is_internal: bool,
 }
@@ -78,21 +67,19 @@ fn content(raw: &str) -> Result<String, Problem> {
     domain::text("content", c, 10_000).map_err(|e| Problem::validation(vec![e]))
 }
 
-fn comment_event(c: &Comment, org: Uuid, comment_count: i32) -> ev::Comment {
-    ev::Comment {
-        organization_id: org,
-        feedback_id: c.feedback_id,
-        comment_id: c.id,
-        parent_id: c.parent_id,
-        is_internal: c.is_internal,
-        is_official: c.is_official,
-        content: (!c.is_internal).then(|| c.content.clone()),
-        author_id: c.author_id,
-        comment_count,
-    }
-}
-
-/// `POST /v1/feedback/{id}/comments {content, parent_id?, is_internal?}`.
+/// Comment on a post.
+#[utoipa::path(
+    post,
+    operation_id = "create_comment",
+    path = "/v1/feedback/{id}/comments",
+    tag = "comments",
+    params(("id" = Uuid, Path, description = "The post's id")),
+    request_body = NewComment,
+    responses(
+        (status = 201, description = "The comment", body = Comment),
+        (status = 409, description = "The post was merged into another", body = platform::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -101,121 +88,100 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Comment>)> {
     can_write(&principal)?;
     let text = content(&body.content)?;
-    let staff = is_staff(&principal);
-    if body.is_internal && !staff {
+    let viewer = Viewer::of(&principal);
+    if body.is_internal && !viewer.sees_internal() {
         return Err(Problem::forbidden("internal notes are for agents and above").into());
     }
-    let post = super::posts::visible(&state, &principal, id).await?;
+    let post = visible(&state, &viewer, id).await?;
+    let org = principal.org_id;
+    // Only an official answer notifies; who may hear of a private post is asked now.
+    let may_notify = viewer.is_staff() && !body.is_internal;
+    let staff_now = if may_notify { events::staff_now(&state, org, post.is_public).await } else { None };
     let mut tx = state.pool.begin().await?;
-    // Read again under a key-share lock: a merge or delete (which lock the post for update)
-    // racing this comment waits for it, or wins and is seen here.
-    let (deleted, merged): (bool, Option<Uuid>) =
-        sqlx::query_as("SELECT deleted_at IS NOT NULL, merged_into_id FROM feedback WHERE id = $1 FOR KEY SHARE")
-            .bind(post.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if deleted {
+    let open = store::openness(&mut tx, org, post.id).await?.ok_or_else(|| Problem::not_found("feedback"))?;
+    if open.deleted {
         return Err(Problem::not_found("feedback").into());
     }
-    if merged.is_some() {
+    if open.merged_into_id.is_some() {
         return Err(Problem::conflict("this post was merged; comment on the post it was merged into").into());
     }
     let mut internal = body.is_internal;
     if let Some(parent) = body.parent_id {
-        let parent_internal: Option<bool> =
-            sqlx::query_scalar("SELECT is_internal FROM comments WHERE id = $1 AND feedback_id = $2")
-                .bind(parent)
-                .bind(post.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        match parent_internal {
-            None => {
-                return Err(
-                    Problem::validation(vec![FieldError::new("parent_id", "no such comment on this post")]).into()
-                )
-            }
-            Some(true) if !staff => {
-                return Err(
-                    Problem::validation(vec![FieldError::new("parent_id", "no such comment on this post")]).into()
-                )
-            }
-            // A reply in an internal thread stays internal.
-            Some(true) => internal = true,
+        match comments::is_internal(&mut tx, org, post.id, parent).await? {
+            Some(true) if viewer.sees_internal() => internal = true,
             Some(false) => {}
+            // Another post's comment, or a note the caller may not see: no such comment.
+            _ => {
+                return Err(
+                    Problem::validation(vec![FieldError::new("parent_id", "no such comment on this post")]).into()
+                )
+            }
         }
     }
-    let official = staff && !internal;
-    let comment: Comment = sqlx::query_as(&format!(
-        "INSERT INTO comments (id, feedback_id, organization_id, parent_id, author_id, author_role, content, \
-         is_internal, is_official) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(post.id)
-    .bind(principal.org_id)
-    .bind(body.parent_id)
-    .bind(principal.user_id)
-    .bind(principal.role.as_str())
-    .bind(&text)
-    .bind(internal)
-    .bind(official)
-    .fetch_one(&mut *tx)
-    .await?;
-    let count: i32 = sqlx::query_scalar("SELECT comment_count FROM feedback WHERE id = $1")
-        .bind(post.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    events::emit(
+    let official = viewer.is_staff() && !internal;
+    let comment = comments::insert(
         &mut tx,
-        ev::COMMENT_CREATED,
-        principal.org_id,
-        comment.id,
-        comment_event(&comment, principal.org_id, count),
+        comments::NewComment {
+            org,
+            post: post.id,
+            parent_id: body.parent_id,
+            author: principal.user_id,
+            author_role: principal.role.as_str(),
+            content: &text,
+            internal,
+            official,
+        },
     )
     .await?;
-    if !internal {
-        if let Some(user) = principal.user_id {
-            let auto = boards::by_org(&mut tx, principal.org_id).await?.is_some_and(|b| b.auto_subscribe_commenters);
-            if auto {
-                store::subscribe(&mut tx, post.id, user, is_staff(&principal)).await?;
-            }
+    let count = posts::comment_count(&mut tx, post.id).await?;
+    events::emit(&mut tx, ev::COMMENT_CREATED, org, comment.id, events::comment(&comment, org, count)).await?;
+    if let (false, Some(user)) = (internal, principal.user_id) {
+        if boards::by_org(&mut tx, org).await?.is_some_and(|b| b.auto_subscribe_commenters) {
+            store::subscribe(&mut tx, post.id, user).await?;
         }
     }
     if official {
-        let excerpt: String = text.chars().take(200).collect();
-        events::notify_subscribers(
-            &mut tx,
-            &post,
-            principal.user_id,
-            ev::COMMENT_CREATED,
-            format!("New answer on \"{}\"", post.title),
-            excerpt,
-            &state.config.app_base_url,
-        )
-        .await?;
+        let notice = Notice {
+            reason: ev::COMMENT_CREATED,
+            title: format!("New answer on \"{}\"", post.title),
+            body: text.chars().take(200).collect(),
+        };
+        let base = &state.config.app_base_url;
+        events::notify_subscribers(&mut tx, &post, principal.user_id, staff_now.as_ref(), notice, base).await?;
     }
     tx.commit().await?;
     state.changed(&[post.id]).await;
     Ok((StatusCode::CREATED, Json(comment)))
 }
 
-async fn find(conn: &mut PgConnection, org: Uuid, post: Uuid, id: Uuid, staff: bool) -> ApiResult<Comment> {
-    let c: Option<Comment> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM comments WHERE id = $1 AND feedback_id = $2 AND organization_id = $3 FOR UPDATE"
-    ))
-    .bind(id)
-    .bind(post)
-    .bind(org)
-    .fetch_optional(conn)
-    .await?;
-    c.filter(|c| staff || !c.is_internal).ok_or_else(|| Problem::not_found("comment").into())
+/// A comment of `post` the viewer may see, locked.
+async fn find(tx: &mut sqlx::PgConnection, viewer: &Viewer, post: Uuid, id: Uuid) -> ApiResult<Comment> {
+    comments::lock(tx, viewer.org(), post, id)
+        .await?
+        .filter(|c| viewer.sees_internal() || !c.is_internal)
+        .ok_or_else(|| Problem::not_found("comment").into())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EditComment {
+    #[schema(min_length = 1, max_length = 10000)]
     content: String,
 }
 
-/// `PATCH /v1/feedback/{id}/comments/{comment_id} {content}`: the author only; marked edited.
+/// Edit a comment (its author only); it is marked edited.
+#[utoipa::path(
+    patch,
+    operation_id = "edit_comment",
+    path = "/v1/feedback/{id}/comments/{comment_id}",
+    tag = "comments",
+    params(
+        ("id" = Uuid, Path, description = "The post's id"),
+        ("comment_id" = Uuid, Path, description = "The comment's id"),
+    ),
+    request_body = EditComment,
+    responses((status = 200, description = "The comment after the edit", body = Comment))
+)]
 pub async fn edit(
     State(state): State<AppState>,
     principal: Principal,
@@ -224,72 +190,64 @@ pub async fn edit(
 ) -> ApiResult<Json<Comment>> {
     can_write(&principal)?;
     let text = content(&body.content)?;
-    let post = super::posts::visible(&state, &principal, id).await?;
+    let viewer = Viewer::of(&principal);
+    let post = visible(&state, &viewer, id).await?;
     let mut tx = state.pool.begin().await?;
-    let before = find(&mut tx, principal.org_id, post.id, comment_id, is_staff(&principal)).await?;
-    if before.author_id.is_none() || before.author_id != principal.user_id {
+    let before = find(&mut tx, &viewer, post.id, comment_id).await?;
+    if !viewer.is_author(before.author_id) {
         return Err(Problem::forbidden("only the author can edit a comment").into());
     }
-    let comment: Comment = sqlx::query_as(&format!(
-        "UPDATE comments SET content = $2, is_edited = true, edited_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(comment_id)
-    .bind(&text)
-    .fetch_one(&mut *tx)
-    .await?;
-    events::emit(
-        &mut tx,
-        ev::COMMENT_UPDATED,
-        principal.org_id,
-        comment.id,
-        comment_event(&comment, principal.org_id, post.comment_count),
-    )
-    .await?;
+    let org = principal.org_id;
+    let comment = comments::edit(&mut tx, org, comment_id, &text).await?;
+    let count = posts::comment_count(&mut tx, post.id).await?;
+    events::emit(&mut tx, ev::COMMENT_UPDATED, org, comment.id, events::comment(&comment, org, count)).await?;
     tx.commit().await?;
     Ok(Json(comment))
 }
 
-/// `DELETE /v1/feedback/{id}/comments/{comment_id}`: the author or a manager; replies go too.
+/// Delete a comment (its author or a manager); its replies and their files go with it.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_comment",
+    path = "/v1/feedback/{id}/comments/{comment_id}",
+    tag = "comments",
+    params(
+        ("id" = Uuid, Path, description = "The post's id"),
+        ("comment_id" = Uuid, Path, description = "The comment's id"),
+    ),
+    responses((status = 204, description = "Deleted, with its replies"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
     Path((id, comment_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     can_write(&principal)?;
-    let post = super::posts::visible(&state, &principal, id).await?;
+    let viewer = Viewer::of(&principal);
+    let post = visible(&state, &viewer, id).await?;
     let mut tx = state.pool.begin().await?;
-    let comment = find(&mut tx, principal.org_id, post.id, comment_id, is_staff(&principal)).await?;
-    let author = comment.author_id.is_some() && comment.author_id == principal.user_id;
-    if !author && principal.role < Role::Manager {
+    let comment = find(&mut tx, &viewer, post.id, comment_id).await?;
+    if !viewer.is_author(comment.author_id) && principal.role < Role::Manager {
         return Err(Problem::forbidden("only the author or a manager can delete a comment").into());
     }
-    // The files of the thread's attachments go with it (their rows go by cascade).
-    let files: Vec<String> = sqlx::query_scalar(
-        "WITH RECURSIVE thread AS (SELECT id FROM comments WHERE id = $1 \
-           UNION ALL SELECT c.id FROM comments c JOIN thread t ON c.parent_id = t.id) \
-         SELECT stored_name FROM attachments WHERE comment_id IN (SELECT id FROM thread)",
-    )
-    .bind(comment_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM comments WHERE id = $1").bind(comment_id).execute(&mut *tx).await?;
-    let count: i32 = sqlx::query_scalar("SELECT comment_count FROM feedback WHERE id = $1")
-        .bind(post.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    events::emit(
-        &mut tx,
-        ev::COMMENT_DELETED,
-        principal.org_id,
-        comment.id,
-        comment_event(&comment, principal.org_id, count),
-    )
-    .await?;
+    let org = principal.org_id;
+    let thread = comments::lock_thread(&mut tx, org, comment_id).await?;
+    let ids: Vec<Uuid> = thread.iter().map(|c| c.id).collect();
+    let files = attachments::of_comments(&mut tx, org, &ids).await?;
+    comments::delete(&mut tx, org, comment_id).await?;
+    let count = posts::comment_count(&mut tx, post.id).await?;
+    // Every comment removed is told of, and every file that went with them.
+    for c in &thread {
+        events::emit(&mut tx, ev::COMMENT_DELETED, org, c.id, events::comment(c, org, count)).await?;
+    }
+    for a in &files {
+        events::emit(&mut tx, ev::ATTACHMENT_DELETED, org, a.id, events::attachment(a, org, principal.user_id)).await?;
+    }
     tx.commit().await?;
     state.changed(&[post.id]).await;
-    for f in files {
-        if let Err(err) = tokio::fs::remove_file(state.config.attachments_dir.join(&f)).await {
-            tracing::warn!(error = %err, file = %f, "could not remove an attachment of a deleted comment");
+    for a in files {
+        if let Err(err) = tokio::fs::remove_file(state.config.attachments_dir.join(&a.stored_name)).await {
+            tracing::warn!(error = %err, attachment = %a.id, "could not remove a file of a deleted comment");
         }
     }
     Ok(StatusCode::NO_CONTENT)

@@ -6,33 +6,52 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use platform::auth::Principal;
 use platform::extract::{Json, Query};
-use platform::pagination::Page;
 use platform::{ApiResult, FieldError, Problem};
 use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{can_read, is_staff};
-use crate::domain::{self, Sort, Status};
-use crate::store::{Feedback, COLUMNS};
+use super::can_read;
+use crate::domain::{self, Sort, Status, Viewer};
+use crate::store::listing::{self, After, Filter, Similar, SortKey};
+use crate::store::Feedback;
 use crate::AppState;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Default `new`, or `relevance` with `q`; `relevance` needs `q`.
+    #[param(value_type = Option<Sort>, inline)]
     pub sort: Option<String>,
+    /// Only this status; without it, merged duplicates are left out.
+    #[param(value_type = Option<Status>, inline)]
     pub status: Option<String>,
     pub category_id: Option<Uuid>,
+    /// Posts with this tag (compared lowercased).
     pub tag: Option<String>,
     pub author_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
     pub is_public: Option<bool>,
+    /// Search words; each matches as a prefix.
     pub q: Option<String>,
+    /// Pinned posts first.
     pub pinned_first: Option<bool>,
+    /// Page size, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-/// A position in a sorted list: pinned flag, sort value, id.
+/// One page of posts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackPage {
+    pub data: Vec<Feedback>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A position in a sorted list as clients carry it: pinned flag, sort value, id.
 #[derive(Debug, Serialize, Deserialize)]
 struct Position {
     p: Option<bool>,
@@ -44,26 +63,11 @@ fn bad(field: &str, message: &str) -> Problem {
     Problem::validation(vec![FieldError::new(field, message)])
 }
 
-/// Who is looking: staff see private posts; others public ones and their own.
-pub struct Viewer {
-    pub org: Uuid,
-    pub staff: bool,
-    pub user: Option<Uuid>,
-    /// The public portal: public posts only, whoever asks.
-    pub public_only: bool,
-}
-
-impl Viewer {
-    pub fn of(p: &Principal) -> Self {
-        Self { org: p.org_id, staff: is_staff(p), user: p.user_id, public_only: false }
-    }
-}
-
-/// One page of posts for `viewer`.
-pub async fn page(state: &AppState, viewer: &Viewer, q: ListQuery) -> ApiResult<Page<Feedback>> {
+/// The list request, checked.
+fn parse(q: ListQuery) -> Result<Filter, Problem> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(bad("limit", "must be between 1 and 100").into());
+        return Err(bad("limit", "must be between 1 and 100"));
     }
     let query = q.q.as_deref().and_then(|text| domain::prefix_query(text, " & "));
     let sort = match q.sort.as_deref() {
@@ -72,7 +76,7 @@ pub async fn page(state: &AppState, viewer: &Viewer, q: ListQuery) -> ApiResult<
         None => Sort::New,
     };
     if sort == Sort::Relevance && query.is_none() {
-        return Err(bad("sort", "relevance needs a search query q").into());
+        return Err(bad("sort", "relevance needs a search query q"));
     }
     let status = q
         .status
@@ -80,183 +84,108 @@ pub async fn page(state: &AppState, viewer: &Viewer, q: ListQuery) -> ApiResult<
         .map(|s| Status::parse("status", s))
         .transpose()
         .map_err(|e| Problem::validation(vec![e]))?;
-    let pinned = q.pinned_first.unwrap_or(false);
-    let cursor: Option<Position> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .ok_or_else(|| bad("cursor", "is not a cursor this list gave"))?,
-        ),
+    let pinned_first = q.pinned_first.unwrap_or(false);
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(decode(c, sort)?),
         None => None,
     };
+    Ok(Filter {
+        sort,
+        status,
+        category_id: q.category_id,
+        tag: q.tag.map(|t| t.trim().to_lowercase()),
+        author_id: q.author_id,
+        assignee_id: q.assignee_id,
+        is_public: q.is_public,
+        query,
+        pinned_first,
+        limit,
+        after,
+    })
+}
 
+fn decode(cursor: &str, sort: Sort) -> Result<After, Problem> {
+    let pos: Position = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad("cursor", "is not a cursor this list gave"))?;
+    let misfit = || bad("cursor", "does not fit this sort");
     let key = match sort {
-        Sort::New => "f.created_at",
-        Sort::Top => "f.vote_count",
-        Sort::Trending => "f.trending",
-        Sort::Discussed => "f.comment_count",
-        Sort::Relevance => "ts_rank(f.search, to_tsquery('english', $q))",
+        Sort::New => SortKey::Time(serde_json::from_value(pos.v).map_err(|_| misfit())?),
+        Sort::Top | Sort::Discussed => {
+            SortKey::Int(pos.v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(misfit)?)
+        }
+        // Written as text: serde_json's number parsing may be off by an ulp, and a key off by
+        // one ulp repeats (or skips) the row at the position.
+        Sort::Trending | Sort::Relevance => {
+            SortKey::Float(pos.v.as_str().and_then(|t| t.parse().ok()).ok_or_else(misfit)?)
+        }
     };
-    let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
-    let cols = COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
-    b.push(cols).push(", ");
-    push_key(&mut b, key, query.as_deref());
-    b.push(" AS sort_key FROM feedback f WHERE f.organization_id = ").push_bind(viewer.org);
-    b.push(" AND f.deleted_at IS NULL");
-    if viewer.public_only {
-        b.push(" AND f.is_public");
-    } else if !viewer.staff {
-        b.push(" AND (f.is_public OR f.author_id = ").push_bind(viewer.user).push(")");
-    }
-    match status {
-        Some(s) => {
-            b.push(" AND f.status = ").push_bind(s.as_str());
-        }
-        None => {
-            b.push(" AND f.status <> 'duplicate'");
-        }
-    }
-    if let Some(c) = q.category_id {
-        b.push(" AND f.category_id = ").push_bind(c);
-    }
-    if let Some(t) = &q.tag {
-        b.push(" AND f.tags @> ARRAY[").push_bind(t.trim().to_lowercase()).push("]::text[]");
-    }
-    if let Some(a) = q.author_id {
-        b.push(" AND f.author_id = ").push_bind(a);
-    }
-    if let Some(a) = q.assignee_id {
-        b.push(" AND f.assignee_id = ").push_bind(a);
-    }
-    if let Some(p) = q.is_public {
-        b.push(" AND f.is_public = ").push_bind(p);
-    }
-    if let Some(tsq) = &query {
-        b.push(" AND f.search @@ to_tsquery('english', ").push_bind(tsq.clone()).push(")");
-    }
-    if let Some(c) = &cursor {
-        b.push(" AND (");
-        if pinned {
-            b.push("f.is_pinned::int, ");
-        }
-        push_key(&mut b, key, query.as_deref());
-        b.push(", f.id) < (");
-        if pinned {
-            b.push_bind(i32::from(c.p.unwrap_or(false))).push(", ");
-        }
-        match sort {
-            Sort::New => {
-                let t: chrono::DateTime<chrono::Utc> =
-                    serde_json::from_value(c.v.clone()).map_err(|_| bad("cursor", "does not fit this sort"))?;
-                b.push_bind(t);
-            }
-            Sort::Top | Sort::Discussed => {
-                let n = c.v.as_i64().ok_or_else(|| bad("cursor", "does not fit this sort"))?;
-                b.push_bind(i32::try_from(n).map_err(|_| bad("cursor", "does not fit this sort"))?);
-            }
-            Sort::Trending | Sort::Relevance => {
-                let n = c.v.as_f64().ok_or_else(|| bad("cursor", "does not fit this sort"))?;
-                if sort == Sort::Relevance {
-                    b.push("(").push_bind(n as f32).push(")::real");
-                } else {
-                    b.push_bind(n);
-                }
-            }
-        }
-        b.push(", ").push_bind(c.i).push(")");
-    }
-    b.push(" ORDER BY ");
-    if pinned {
-        b.push("f.is_pinned DESC, ");
-    }
-    b.push("sort_key DESC, f.id DESC LIMIT ").push_bind(limit + 1);
+    Ok(After { pinned: pos.p.unwrap_or(false), key, id: pos.i })
+}
 
-    let rows: Vec<(Feedback, SortKey)> = b
-        .build()
-        .try_map(|row: sqlx::postgres::PgRow| {
-            use sqlx::{FromRow, Row};
-            let f = Feedback::from_row(&row)?;
-            let key = match sort {
-                Sort::New => SortKey::Time(row.try_get("sort_key")?),
-                Sort::Top | Sort::Discussed => SortKey::Int(row.try_get("sort_key")?),
-                Sort::Trending => SortKey::Float(row.try_get("sort_key")?),
-                Sort::Relevance => SortKey::Float(f64::from(row.try_get::<f32, _>("sort_key")?)),
-            };
-            Ok((f, key))
-        })
-        .fetch_all(&state.pool)
-        .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(0);
-    let mut rows = rows;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        rows.last().map(|(f, k)| {
-            let v = match k {
-                SortKey::Time(t) => serde_json::json!(t),
-                SortKey::Int(n) => serde_json::json!(n),
-                SortKey::Float(x) => serde_json::json!(x),
-            };
-            let pos = Position { p: pinned.then_some(f.is_pinned), v, i: f.id };
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pos).unwrap_or_default())
-        })
-    } else {
-        None
+fn encode(post: &Feedback, key: SortKey, pinned_first: bool) -> String {
+    let v = match key {
+        SortKey::Time(t) => serde_json::json!(t),
+        SortKey::Int(n) => serde_json::json!(n),
+        SortKey::Float(x) => serde_json::json!(x.to_string()),
     };
-    Ok(Page { data: rows.into_iter().map(|(f, _)| f).collect(), next_cursor })
+    let pos = Position { p: pinned_first.then_some(post.is_pinned), v, i: post.id };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&pos).unwrap_or_default())
 }
 
-enum SortKey {
-    Time(chrono::DateTime<chrono::Utc>),
-    Int(i32),
-    Float(f64),
+/// One page of posts for `viewer`.
+pub async fn page(state: &AppState, viewer: &Viewer, q: ListQuery) -> ApiResult<FeedbackPage> {
+    let filter = parse(q)?;
+    let mut rows = listing::page(&state.pool, viewer, &filter).await?;
+    let limit = usize::try_from(filter.limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more { rows.last().map(|(post, key)| encode(post, *key, filter.pinned_first)) } else { None };
+    Ok(FeedbackPage { data: rows.into_iter().map(|(post, _)| post).collect(), next_cursor })
 }
 
-/// The sort expression, binding the search query where it appears.
-fn push_key(b: &mut QueryBuilder<Postgres>, key: &str, query: Option<&str>) {
-    match key.split_once("$q") {
-        Some((before, after)) => {
-            b.push(before).push_bind(query.unwrap_or_default().to_owned()).push(after);
-        }
-        None => {
-            b.push(key);
-        }
-    }
-}
-
-/// `GET /v1/feedback?sort=&status=&category_id=&tag=&author_id=&assignee_id=&is_public=&q=&pinned_first=&limit=&cursor=`
+/// List and search posts: staff see every post, others public posts and their own.
+#[utoipa::path(
+    get,
+    operation_id = "list_posts",
+    path = "/v1/feedback",
+    tag = "posts",
+    params(ListQuery),
+    responses((status = 200, description = "One page of posts", body = FeedbackPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Page<Feedback>>> {
+) -> ApiResult<Json<FeedbackPage>> {
     can_read(&principal)?;
     Ok(Json(page(&state, &Viewer::of(&principal), q).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SimilarQuery {
+    /// The title about to be posted.
     title: String,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-pub struct Similar {
-    id: Uuid,
-    title: String,
-    status: String,
-    vote_count: i32,
-    #[sqlx(rename = "rank")]
-    score: f32,
-}
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SimilarList {
     data: Vec<Similar>,
 }
 
-/// `GET /v1/feedback/similar?title=`: the five closest live posts, so a client can ask "is this
-/// a duplicate?" before submitting.
+/// The five closest live posts to a title, so a client can ask "is this a duplicate?" before
+/// submitting.
+#[utoipa::path(
+    get,
+    operation_id = "similar_posts",
+    path = "/v1/feedback/similar",
+    tag = "posts",
+    params(SimilarQuery),
+    responses((status = 200, description = "Up to five posts, closest first", body = SimilarList))
+)]
 pub async fn similar(
     State(state): State<AppState>,
     principal: Principal,
@@ -264,19 +193,49 @@ pub async fn similar(
 ) -> ApiResult<Json<SimilarList>> {
     can_read(&principal)?;
     let Some(tsq) = domain::prefix_query(&q.title, " | ") else { return Ok(Json(SimilarList { data: Vec::new() })) };
-    let staff = is_staff(&principal);
-    let data = sqlx::query_as(
-        "SELECT id, title, status, vote_count, ts_rank_cd(search, query) AS rank \
-         FROM feedback, to_tsquery('english', $2) query \
-         WHERE organization_id = $1 AND deleted_at IS NULL AND merged_into_id IS NULL AND search @@ query \
-           AND ($3 OR is_public OR author_id = $4) \
-         ORDER BY rank DESC, vote_count DESC LIMIT 5",
-    )
-    .bind(principal.org_id)
-    .bind(tsq)
-    .bind(staff)
-    .bind(principal.user_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let data = listing::similar(&state.pool, &Viewer::of(&principal), &tsq).await?;
     Ok(Json(SimilarList { data }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_positions_survive_the_cursor_exactly() {
+        let now = chrono::Utc::now();
+        let post = Feedback {
+            id: Uuid::nil(),
+            organization_id: Uuid::nil(),
+            title: "t".into(),
+            description: String::new(),
+            status: "open".into(),
+            status_note: None,
+            priority: "medium".into(),
+            category_id: None,
+            author_id: None,
+            author_name: None,
+            anonymous: false,
+            assignee_id: None,
+            vote_count: 0,
+            upvotes: 0,
+            downvotes: 0,
+            comment_count: 0,
+            view_count: 0,
+            is_public: true,
+            is_pinned: true,
+            tags: Vec::new(),
+            metadata: serde_json::json!({}),
+            merged_into_id: None,
+            trending: 0.0,
+            created_at: now,
+            updated_at: now,
+        };
+        // A value serde_json's default float parser does not read back exactly.
+        for x in [162.130_328_736_615_87_f64, 0.1 + 0.2, f64::MIN_POSITIVE, 1e300 / 3.0] {
+            let after = decode(&encode(&post, SortKey::Float(x), true), Sort::Trending).unwrap();
+            assert_eq!(after.key, SortKey::Float(x));
+            assert!(after.pinned);
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Feedback's HTTP API (shapes in DESIGN.md §9; the OpenAPI document is `openapi.json`).
+//! Feedback's HTTP API (shapes in DESIGN.md §9). The OpenAPI document is generated from these
+//! handlers' annotations (`/openapi.json`), so it cannot drift from the routes.
 
 mod attachments;
 mod categories;
@@ -7,44 +8,43 @@ mod listing;
 mod posts;
 mod public;
 mod settings;
+mod triage;
+mod upload;
 mod votes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{get, post, put};
-use axum::Router;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::Problem;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-pub fn router(state: AppState) -> Router {
+/// The routes and their OpenAPI description.
+pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
     let upload_limit = state.config.attachment_max_bytes + 64 * 1024;
-    Router::new()
-        .route("/v1/categories", get(categories::list).post(categories::create))
-        .route("/v1/categories/{id}", get(categories::get).patch(categories::update).delete(categories::delete))
-        .route("/v1/feedback", get(listing::list).post(posts::create))
-        .route("/v1/feedback/similar", get(listing::similar))
-        .route("/v1/feedback/settings", get(settings::get).put(settings::update))
-        .route("/v1/feedback/{id}", get(posts::get).patch(posts::update).delete(posts::delete))
-        .route("/v1/feedback/{id}/status", post(posts::change_status))
-        .route("/v1/feedback/{id}/merge", post(posts::merge))
-        .route("/v1/feedback/{id}/vote", put(votes::vote).delete(votes::retract))
-        .route("/v1/feedback/{id}/subscription", put(posts::subscribe).delete(posts::unsubscribe))
-        .route("/v1/feedback/{id}/comments", get(comments::list).post(comments::create))
-        .route("/v1/feedback/{id}/comments/{comment_id}", axum::routing::patch(comments::edit).delete(comments::delete))
-        .route(
-            "/v1/feedback/{id}/attachments",
-            get(attachments::list).post(attachments::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/v1/feedback/{id}/attachments/{attachment_id}", get(attachments::download).delete(attachments::delete))
-        .route("/v1/public/{slug}/feedback", get(public::list).post(public::create))
-        .route("/v1/public/{slug}/feedback/{id}", get(public::get))
-        .route("/v1/public/{slug}/feedback/{id}/comments", get(public::comments))
-        .route("/v1/public/{slug}/feedback/{id}/vote", put(public::vote).delete(public::retract))
+    OpenApiRouter::new()
+        .routes(routes!(categories::list, categories::create))
+        .routes(routes!(categories::get, categories::update, categories::delete))
+        .routes(routes!(listing::list, posts::create))
+        .routes(routes!(listing::similar))
+        .routes(routes!(settings::get, settings::update))
+        .routes(routes!(posts::get, posts::update, posts::delete))
+        .routes(routes!(triage::change_status))
+        .routes(routes!(triage::merge))
+        .routes(routes!(votes::vote, votes::retract))
+        .routes(routes!(triage::subscribe, triage::unsubscribe))
+        .routes(routes!(comments::list, comments::create))
+        .routes(routes!(comments::edit, comments::delete))
+        .routes(routes!(attachments::list, attachments::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(attachments::download, attachments::delete))
+        .routes(routes!(public::list, public::create))
+        .routes(routes!(public::get))
+        .routes(routes!(public::comments))
+        .routes(routes!(public::vote, public::retract))
         .with_state(state)
+        .split_for_parts()
 }
 
 /// Readers: API keys need `feedback:read`.
@@ -55,11 +55,6 @@ pub fn can_read(p: &Principal) -> Result<(), Problem> {
 /// Writers: API keys need `feedback:write`.
 pub fn can_write(p: &Principal) -> Result<(), Problem> {
     p.require_scope("feedback:write")
-}
-
-/// Agents and above see private posts and internal notes.
-pub fn is_staff(p: &Principal) -> bool {
-    p.role >= Role::Agent
 }
 
 /// The client's address as the edge saw it: the last hop of `X-Forwarded-For` (the one our

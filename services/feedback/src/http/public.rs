@@ -8,20 +8,22 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use platform::extract::{Json, Path, Query};
-use platform::pagination::Page;
 use platform::{ApiResult, FieldError, Problem};
 use proto::events as ev;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::Sha256;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::comments::{of_post, CommentList};
-use super::listing::{page, ListQuery, Viewer};
-use super::votes::{cast, parse, withdraw, Tally, VoteBody, Voter};
+use super::comments::CommentList;
+use super::listing::{page, FeedbackPage, ListQuery};
+use super::votes::{cast, parse, withdraw, VoteBody, Voter};
 use crate::boards::{self, Board};
-use crate::store::{self, Feedback, COLUMNS};
-use crate::{domain, events, AppState};
+use crate::domain::{self, Viewer};
+use crate::store::votes::Tally;
+use crate::store::{self, comments, posts, Feedback};
+use crate::{events, AppState};
 
 /// The board of `slug`, if it is public.
 async fn board(state: &AppState, slug: &str) -> ApiResult<Board> {
@@ -32,44 +34,75 @@ async fn board(state: &AppState, slug: &str) -> ApiResult<Board> {
         .ok_or_else(|| Problem::not_found("board").into())
 }
 
-async fn public_post(state: &AppState, board: &Board, id: Uuid) -> ApiResult<Arc<Feedback>> {
-    super::posts::load(state, board.organization_id, id)
-        .await?
-        .filter(|f| f.is_public)
-        .ok_or_else(|| Problem::not_found("feedback").into())
+/// A post of the board a visitor may see.
+async fn public_post(state: &AppState, viewer: &Viewer, id: Uuid) -> ApiResult<Arc<Feedback>> {
+    super::posts::visible(state, viewer, id).await
 }
 
-/// `GET /v1/public/{slug}/feedback` with the filters and sorts of the private list.
+/// The public board's posts, with the filters and sorts of the private list.
+#[utoipa::path(
+    get,
+    operation_id = "list_public_posts",
+    path = "/v1/public/{slug}/feedback",
+    tag = "public",
+    security(()),
+    params(("slug" = String, Path, description = "The organization's slug"), ListQuery),
+    responses((status = 200, description = "One page of public posts", body = FeedbackPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Page<Feedback>>> {
+) -> ApiResult<Json<FeedbackPage>> {
     let b = board(&state, &slug).await?;
-    let viewer = Viewer { org: b.organization_id, staff: false, user: None, public_only: true };
-    Ok(Json(page(&state, &viewer, q).await?))
+    Ok(Json(page(&state, &Viewer::visitor(b.organization_id), q).await?))
 }
 
-/// `GET /v1/public/{slug}/feedback/{id}`.
+/// A public post.
+#[utoipa::path(
+    get,
+    operation_id = "get_public_post",
+    path = "/v1/public/{slug}/feedback/{id}",
+    tag = "public",
+    security(()),
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = Uuid, Path, description = "The post's id"),
+    ),
+    responses((status = 200, description = "The post", body = Feedback))
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> ApiResult<Json<Arc<Feedback>>> {
     let b = board(&state, &slug).await?;
-    let post = public_post(&state, &b, id).await?;
+    let post = public_post(&state, &Viewer::visitor(b.organization_id), id).await?;
     state.views.record(post.id);
     Ok(Json(post))
 }
 
-/// `GET /v1/public/{slug}/feedback/{id}/comments`: never internal notes.
+/// A public post's public comments (never internal notes).
+#[utoipa::path(
+    get,
+    operation_id = "list_public_comments",
+    path = "/v1/public/{slug}/feedback/{id}/comments",
+    tag = "public",
+    security(()),
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = Uuid, Path, description = "The post's id"),
+    ),
+    responses((status = 200, description = "The comments", body = CommentList))
+)]
 pub async fn comments(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> ApiResult<Json<CommentList>> {
     let b = board(&state, &slug).await?;
-    let post = public_post(&state, &b, id).await?;
+    let viewer = Viewer::visitor(b.organization_id);
+    let post = public_post(&state, &viewer, id).await?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(CommentList { data: of_post(&mut conn, post.id, false).await? }))
+    Ok(Json(CommentList { data: comments::of_post(&mut conn, viewer.org(), post.id, viewer.sees_internal()).await? }))
 }
 
 /// The anonymous visitor: HMAC-SHA256 over address and user agent with the service's key.
@@ -105,16 +138,36 @@ async fn limit(state: &AppState, action: &str, headers: &HeaderMap) -> ApiResult
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnonymousPost {
+    /// Trimmed; no control characters.
+    #[schema(min_length = 3, max_length = 200)]
     title: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     description: String,
+    /// A name to show with the post.
+    #[schema(max_length = 100)]
     author_name: Option<String>,
 }
 
-/// `POST /v1/public/{slug}/feedback`: an anonymous post, where the board allows it.
+/// Post anonymously, where the board allows it.
+#[utoipa::path(
+    post,
+    operation_id = "create_anonymous_post",
+    path = "/v1/public/{slug}/feedback",
+    tag = "public",
+    security(()),
+    params(("slug" = String, Path, description = "The organization's slug")),
+    request_body = AnonymousPost,
+    responses(
+        (status = 201, description = "The post", body = Feedback),
+        (status = 402, description = "The board's plan takes no more posts", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The board does not take anonymous posts", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many posts from this client this minute", body = platform::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -136,9 +189,9 @@ pub async fn create(
         .map_err(|e| errors.push(e))
         .ok()
         .flatten();
-    if !errors.is_empty() {
+    let (Some(title), Some(description), true) = (title, description, errors.is_empty()) else {
         return Err(Problem::validation(errors).into());
-    }
+    };
     limit(&state, "post", &headers).await?;
     if let crate::quota::Verdict::Exceeded { .. } = state.quota.check(b.organization_id, "feedback_posts", 1).await {
         return Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
@@ -146,32 +199,41 @@ pub async fn create(
             .into());
     }
     let mut tx = state.pool.begin().await?;
-    let post: Feedback = sqlx::query_as(&format!(
-        "INSERT INTO feedback (id, organization_id, title, description, author_name, anonymous, is_public) \
-         VALUES ($1, $2, $3, $4, $5, true, true) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(b.organization_id)
-    .bind(title)
-    .bind(description)
-    .bind(author_name)
-    .fetch_one(&mut *tx)
-    .await?;
+    let post =
+        posts::insert_anonymous(&mut tx, b.organization_id, &title, &description, author_name.as_deref()).await?;
     events::emit(&mut tx, ev::FEEDBACK_CREATED, post.organization_id, post.id, events::post(&post, None)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(post)))
 }
 
-async fn anonymous_voter(state: &AppState, slug: &str, headers: &HeaderMap) -> ApiResult<(Board, Voter)> {
+async fn anonymous_voter(state: &AppState, slug: &str, headers: &HeaderMap) -> ApiResult<(Viewer, Voter)> {
     let b = board(state, slug).await?;
     if !b.allow_anonymous_votes {
         return Err(Problem::forbidden("this board does not take anonymous votes").into());
     }
     limit(state, "vote", headers).await?;
-    Ok((b, Voter::Anonymous(voter_key(state, headers))))
+    Ok((Viewer::visitor(b.organization_id), Voter::Anonymous(voter_key(state, headers))))
 }
 
-/// `PUT /v1/public/{slug}/feedback/{id}/vote {type}`.
+/// Vote anonymously, where the board allows it.
+#[utoipa::path(
+    put,
+    operation_id = "vote_anonymously",
+    path = "/v1/public/{slug}/feedback/{id}/vote",
+    tag = "public",
+    security(()),
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = Uuid, Path, description = "The post's id"),
+    ),
+    request_body = VoteBody,
+    responses(
+        (status = 200, description = "The post's counts and your vote", body = Tally),
+        (status = 403, description = "The board does not take anonymous votes", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The post was deleted or merged", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many votes from this client this minute", body = platform::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn vote(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
@@ -179,16 +241,33 @@ pub async fn vote(
     Json(body): Json<VoteBody>,
 ) -> ApiResult<Json<Tally>> {
     let vote = parse(&body)?;
-    let (b, voter) = anonymous_voter(&state, &slug, &headers).await?;
-    Ok(Json(cast(&state, b.organization_id, id, voter, false, vote).await?))
+    let (viewer, voter) = anonymous_voter(&state, &slug, &headers).await?;
+    Ok(Json(cast(&state, &viewer, id, voter, vote).await?))
 }
 
-/// `DELETE /v1/public/{slug}/feedback/{id}/vote`.
+/// Retract an anonymous vote.
+#[utoipa::path(
+    delete,
+    operation_id = "retract_anonymous_vote",
+    path = "/v1/public/{slug}/feedback/{id}/vote",
+    tag = "public",
+    security(()),
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = Uuid, Path, description = "The post's id"),
+    ),
+    responses(
+        (status = 200, description = "The post's counts", body = Tally),
+        (status = 403, description = "The board does not take anonymous votes", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The post was deleted or merged", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many votes from this client this minute", body = platform::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn retract(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Tally>> {
-    let (b, voter) = anonymous_voter(&state, &slug, &headers).await?;
-    Ok(Json(withdraw(&state, b.organization_id, id, voter, false).await?))
+    let (viewer, voter) = anonymous_voter(&state, &slug, &headers).await?;
+    Ok(Json(withdraw(&state, &viewer, id, voter).await?))
 }

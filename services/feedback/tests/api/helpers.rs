@@ -16,8 +16,25 @@ use tokio_util::sync::CancellationToken;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// How long anything asynchronous may take before a test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Polls `condition` until it holds; fails the test, naming `what`, at the deadline.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
     pub identity_addr: SocketAddr,
     pub http: reqwest::Client,
     pub pool: PgPool,
@@ -26,6 +43,9 @@ pub struct TestApp {
     pub attachments: std::path::PathBuf,
     /// Everything a second replica needs to join this one.
     replica_env: Vec<(String, String)>,
+    /// Stops identity alone (a child of `shutdown`).
+    identity_shutdown: CancellationToken,
+    identity_task: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
     shutdown: CancellationToken,
 }
 
@@ -54,6 +74,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             ("NATS_PREFIX", &prefix),
             ("ARGON2_MEMORY_KIB", "256"),
             ("ARGON2_ITERATIONS", "1"),
+            ("SWITCHBOARD_ENV", "development"),
         ]))
         .unwrap(),
     )
@@ -61,7 +82,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     .unwrap();
     let identity_addr = identity.http_addr();
     let identity_grpc = format!("http://{}", identity.grpc_addr());
-    tokio::spawn(identity.run_until_stopped(shutdown.clone()));
+    let identity_shutdown = shutdown.child_token();
+    let identity_task = tokio::spawn(identity.run_until_stopped(identity_shutdown.clone()));
 
     let db = platform::testing::fresh_database("feedback").await.unwrap();
     let attachments = std::env::temp_dir().join(format!("sb-attachments-{}", uuid::Uuid::new_v4().simple()));
@@ -75,16 +97,19 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("NATS_PREFIX", &prefix),
         ("IDENTITY_GRPC_URL", &identity_grpc),
         ("ATTACHMENTS_DIR", &attachments_dir),
+        ("SWITCHBOARD_ENV", "development"),
     ];
     vars.extend_from_slice(overrides);
     let replica_env: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let app = feedback::Application::build(feedback::Config::from_env(env(&vars)).unwrap()).await.unwrap();
     let addr = app.http_addr();
+    let grpc_addr = app.grpc_addr();
     let pool = app.state().pool.clone();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     let nats = async_nats::connect(&nats_url).await.unwrap();
     TestApp {
         addr,
+        grpc_addr,
         identity_addr,
         http: reqwest::Client::new(),
         pool,
@@ -92,6 +117,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         nats,
         attachments,
         replica_env,
+        identity_shutdown,
+        identity_task: std::sync::Mutex::new(Some(identity_task)),
         shutdown,
     }
 }
@@ -113,6 +140,13 @@ impl TestApp {
         let base = format!("http://{}", app.http_addr());
         tokio::spawn(app.run_until_stopped(self.shutdown.clone()));
         base
+    }
+
+    /// Stops identity, and returns once it has finished (its connections closed).
+    pub async fn stop_identity(&self) {
+        self.identity_shutdown.cancel();
+        let task = self.identity_task.lock().unwrap().take().expect("identity runs");
+        tokio::time::timeout(WAIT * 3, task).await.expect("identity stops").unwrap().unwrap();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,7 +208,8 @@ impl TestApp {
             )
             .await
             .unwrap();
-        for _ in 0..100 {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
             let mut batch =
                 consumer.fetch().max_messages(10).expires(Duration::from_millis(200)).messages().await.unwrap();
             while let Some(Ok(msg)) = batch.next().await {
@@ -221,12 +256,13 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    /// Every message on this test's stream subjects matching `filter` (e.g. `events.feedback.>`).
+    /// Every message on this test's stream subjects matching `filter` (e.g. `events.feedback.>`),
+    /// once there are at least `at_least`; fails at the deadline.
     pub async fn messages(&self, stream: &str, filter: &str, at_least: usize) -> Vec<(String, Value)> {
         let js = async_nats::jetstream::new(self.nats.clone());
         let stream = js.get_stream(format!("{}_{stream}", self.prefix)).await.unwrap();
         let subject = format!("{}.{filter}", self.prefix);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let consumer = stream
                 .create_consumer(pull::Config { filter_subject: subject.clone(), ..Default::default() })
@@ -240,9 +276,10 @@ impl TestApp {
                     msg.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.to_string()).unwrap_or_default();
                 out.push((id, serde_json::from_slice(&msg.payload).unwrap()));
             }
-            if out.len() >= at_least || tokio::time::Instant::now() > deadline {
+            if out.len() >= at_least {
                 return out;
             }
+            assert!(tokio::time::Instant::now() < deadline, "{} of {at_least} messages on {filter}", out.len());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -269,8 +306,9 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
 }
 
 impl TestApp {
-    /// `notify.send` commands so far (the command stream is a work queue: read once, acked).
-    pub async fn notifications(&self, at_least: usize) -> Vec<Value> {
+    /// The next `notify.send` commands, read until `done` says the ones read so far suffice
+    /// (the command stream is a work queue: each is read once, acked). Fails at the deadline.
+    async fn read_notifications(&self, done: impl Fn(&[Value]) -> bool, what: &str) -> Vec<Value> {
         let js = async_nats::jetstream::new(self.nats.clone());
         let stream = js.get_stream(format!("{}_COMMANDS", self.prefix)).await.unwrap();
         let consumer = stream
@@ -285,18 +323,74 @@ impl TestApp {
             )
             .await
             .unwrap();
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
+        let mut out: Vec<Value> = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(&out) {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}; got {out:?}");
             let mut batch =
-                consumer.fetch().max_messages(100).expires(Duration::from_millis(300)).messages().await.unwrap();
+                consumer.fetch().max_messages(1).expires(Duration::from_millis(200)).messages().await.unwrap();
             while let Some(Ok(msg)) = batch.next().await {
                 msg.ack().await.unwrap();
                 out.push(serde_json::from_slice(&msg.payload).unwrap());
             }
-            if out.len() >= at_least || tokio::time::Instant::now() >= deadline {
-                return out;
-            }
         }
+        out
     }
+
+    /// The next `n` notifications; fails if they do not all come in time.
+    pub async fn notifications(&self, n: usize) -> Vec<Value> {
+        self.read_notifications(|got| got.len() >= n, &format!("{n} notifications")).await
+    }
+
+    /// Every notification up to and including the first one `marker` accepts. The relay sends in
+    /// the order of writing, so a notification that should not exist and was written before the
+    /// marker would be among them: a test asserts absence only after the marker arrived.
+    pub async fn notifications_until(&self, marker: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.read_notifications(|got| got.last().is_some_and(&marker), "the marker notification").await
+    }
+
+    /// An API key of `owner`'s organization with `role` and `scopes`.
+    pub async fn api_key(&self, owner: &User, role: &str, scopes: &[&str]) -> String {
+        let r = self
+            .http
+            .post(self.identity("/v1/api-keys"))
+            .bearer_auth(&owner.token)
+            .json(&json!({"name": format!("{role} key"), "role": role, "scopes": scopes}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "api key");
+        r.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Changes `member`'s role in identity.
+    pub async fn change_role(&self, owner: &User, member: &User, role: &str) {
+        let r = self
+            .http
+            .patch(self.identity(&format!("/v1/members/{}", member.id)))
+            .bearer_auth(&owner.token)
+            .json(&json!({"role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "role change");
+    }
+
+    /// Uploads `bytes` as a file of `mime` to the post; the response.
+    pub async fn upload(&self, post: &str, token: &str, bytes: &[u8], name: &str, mime: &str) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()).mime_str(mime).unwrap();
+        self.http
+            .post(self.url(&format!("/v1/feedback/{post}/attachments")))
+            .bearer_auth(token)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The fields a 422 names.
+pub async fn invalid_fields(response: Response) -> Vec<String> {
+    let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
 }

@@ -138,19 +138,16 @@ async fn views_are_counted_and_more_filters() {
     for _ in 0..3 {
         app.get_json(&format!("/v1/feedback/{id}"), &voter.token).await;
     }
-    let mut views = 0;
-    for _ in 0..50 {
-        views = sqlx::query_scalar::<_, i64>("SELECT view_count FROM feedback WHERE id = $1::uuid")
+    eventually("three views counted", || async {
+        let views: i64 = sqlx::query_scalar("SELECT view_count FROM feedback WHERE id = $1::uuid")
             .bind(id)
             .fetch_one(&app.pool)
             .await
             .unwrap();
-        if views >= 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(views, 3);
+        assert!(views <= 3, "{views} views of 3 reads");
+        views == 3
+    })
+    .await;
 
     let by_author = app.get_json(&format!("/v1/feedback?author_id={}", agent.id), &owner.token).await;
     assert_eq!(titles(&by_author), ["Agent's idea"]);

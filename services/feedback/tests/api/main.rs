@@ -3,8 +3,11 @@
 mod attachments;
 mod comments;
 mod events;
+mod grpc;
 mod helpers;
 mod listing;
 mod posts;
 mod public;
+mod rejections;
+mod visibility;
 mod votes;

@@ -166,7 +166,12 @@ async fn status_changes_keep_a_public_note_and_notify_subscribers() {
         StatusCode::NO_CONTENT
     );
     app.post(&format!("/v1/feedback/{id}/status"), &json!({"status": "in_progress"}), &owner.token).await;
-    assert!(app.notifications(0).await.is_empty());
+    // A later notification that must arrive: nothing came before it.
+    let marker = app.create(&customer, json!({"title": "Teams integration"})).await;
+    let mid = marker["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/v1/feedback/{mid}/status"), &json!({"status": "planned"}), &owner.token).await;
+    let notes = app.notifications_until(|n| n["data"]["link"].as_str().is_some_and(|l| l.ends_with(&mid))).await;
+    assert_eq!(notes.len(), 1, "the unsubscribed author heard of the first post again: {notes:?}");
     let r = app.post(&format!("/v1/feedback/{id}/status"), &json!({"status": "duplicate"}), &owner.token).await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     app.stop().await;
@@ -265,6 +270,9 @@ impl proto::billing::billing_server::Billing for FullPlan {
         &self,
         request: tonic::Request<proto::billing::CheckQuotaRequest>,
     ) -> Result<tonic::Response<proto::billing::CheckQuotaResponse>, tonic::Status> {
+        // Internal calls carry the service token (development's default here).
+        let auth = request.metadata().get("authorization").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(auth.as_deref(), Some("Bearer switchboard-development-service-token"));
         let r = request.into_inner();
         assert_eq!(r.metric, "feedback_posts");
         Ok(tonic::Response::new(proto::billing::CheckQuotaResponse {
@@ -301,9 +309,46 @@ async fn health_and_openapi() {
     let app = spawn_app().await;
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
     let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/v1/feedback", "/v1/feedback/{id}/vote", "/v1/public/{slug}/feedback", "/v1/categories"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    let mut operation_ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap().iter().filter(|(m, _)| m.as_str() != "parameters") {
+            documented.push((method.to_uppercase(), path.clone()));
+            assert!(operation_ids.insert(op["operationId"].as_str().unwrap().to_owned()), "{method} {path}: id reused");
+        }
     }
+    documented.sort();
+    let mut expected: Vec<(String, String)> =
+        crate::rejections::ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    expected.sort();
+    assert_eq!(documented, expected, "every route is documented, and only those");
+    // Every reference resolves (a schema named only in a parameter is easy to leave out).
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| match (k.as_str(), v) {
+                ("$ref", Value::String(r)) => out.push(r),
+                _ => refs(v, out),
+            }),
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        let pointer = r.strip_prefix('#').unwrap();
+        assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+    }
+    // Ids are declared, public routes need no credentials, uploads are multipart.
+    let op = &doc["paths"]["/v1/feedback/{id}/comments/{comment_id}"]["patch"];
+    let params: Vec<&str> = op["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(params, ["id", "comment_id"]);
+    assert_eq!(doc["paths"]["/v1/public/{slug}/feedback"]["get"]["security"], json!([{}]));
+    let upload = &doc["paths"]["/v1/feedback/{id}/attachments"]["post"]["requestBody"]["content"];
+    assert!(upload.get("multipart/form-data").is_some(), "{upload}");
+    let list = &doc["paths"]["/v1/feedback"]["get"]["parameters"];
+    assert!(list.as_array().unwrap().iter().any(|p| p["name"] == "limit" && p["schema"]["maximum"] == 100), "{list}");
+    assert!(doc["paths"]["/v1/feedback"]["post"]["responses"].get("402").is_some());
     app.stop().await;
 }
 

@@ -1,4 +1,5 @@
-//! API keys: shown once, listed by prefix, revoked everywhere within a second.
+//! API keys: shown once, listed by prefix, revoked everywhere within a second. Managing them
+//! needs a signed-in admin: a key must not mint keys that outlive it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -6,28 +7,16 @@ use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Revocation, Role};
 use platform::extract::{Json, NoStore, Path};
 use platform::{ApiResult, FieldError, Problem};
+use proto::events as ev;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{parse_name, Validator};
-use crate::{sessions, tokens, AppState};
+use crate::store::api_keys::{self as store_keys, ApiKey, NewKey};
+use crate::{events, sessions, tokens, AppState};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct ApiKey {
-    id: Uuid,
-    name: String,
-    prefix: String,
-    scopes: Vec<String>,
-    role: String,
-    created_by: Option<Uuid>,
-    last_used_at: Option<DateTime<Utc>>,
-    expires_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, name, prefix, scopes, role, created_by, last_used_at, expires_at, created_at";
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     key_info: ApiKey,
@@ -35,11 +24,17 @@ pub struct CreatedKey {
     key: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateKey {
+    #[schema(schema_with = super::schema::name)]
     name: String,
+    /// `resource:read`, `resource:write`, `resource:*` or `*`.
+    #[schema(schema_with = super::schema::scopes)]
     scopes: Vec<String>,
+    /// At most the creator's own role; `agent` when absent.
+    #[schema(schema_with = super::schema::nullable_key_role)]
     role: Option<String>,
+    /// Must be in the future; never expires when absent.
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -54,14 +49,15 @@ fn valid_scope(s: &str) -> bool {
         })
 }
 
-/// `POST /v1/api-keys` (admin, signed in): 201 with the key, once.
+/// Creates an API key (admin, signed in); the key is shown once.
+#[utoipa::path(post, path = "/v1/api-keys", operation_id = "create_api_key", tag = "identity", request_body = CreateKey,
+    responses((status = 201, description = "The key, shown only now", body = CreatedKey)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Json(body): Json<CreateKey>,
 ) -> ApiResult<(StatusCode, NoStore<Json<CreatedKey>>)> {
-    principal.require_role(Role::Admin)?;
-    let user = principal.require_user()?;
+    let user = super::require_admin_user(&principal)?;
     let mut v = Validator::default();
     let name = v.check(parse_name("name", &body.name));
     if body.scopes.is_empty() || body.scopes.len() > 50 || !body.scopes.iter().all(|s| valid_scope(s)) {
@@ -84,63 +80,93 @@ pub async fn create(
     let mut scopes = body.scopes;
     scopes.sort();
     scopes.dedup();
-    let info: ApiKey = sqlx::query_as(&format!(
-        "INSERT INTO api_keys (id, organization_id, name, prefix, key_hash, scopes, role, created_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(principal.org_id)
-    .bind(name)
-    .bind(tokens::api_key_display_prefix(&key))
-    .bind(tokens::hash(&key))
-    .bind(&scopes)
-    .bind(role.as_str())
-    .bind(user)
-    .bind(body.expires_at)
-    .fetch_one(&state.pool)
+    let prefix = tokens::api_key_display_prefix(&key);
+    let key_hash = tokens::hash(&key);
+    let mut tx = state.pool.begin().await?;
+    let info = store_keys::insert(
+        &mut tx,
+        NewKey {
+            org: principal.org_id,
+            name: &name,
+            prefix: &prefix,
+            key_hash: &key_hash,
+            scopes: &scopes,
+            role: role.as_str(),
+            created_by: user,
+            expires_at: body.expires_at,
+        },
+    )
     .await?;
+    events::emit(
+        &mut tx,
+        ev::API_KEY_CREATED,
+        Some(principal.org_id),
+        info.id,
+        ev::ApiKeyCreated {
+            api_key_id: info.id,
+            organization_id: principal.org_id,
+            name: info.name.clone(),
+            prefix: info.prefix.clone(),
+            scopes: info.scopes.clone(),
+            role: info.role.clone(),
+            expires_at: info.expires_at,
+            created_by: Some(user),
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, NoStore(Json(CreatedKey { key_info: info, key }))))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct KeyList {
     data: Vec<ApiKey>,
 }
 
-/// `GET /v1/api-keys` (admin): live keys, by prefix only.
+/// Live API keys, by prefix only (admin, signed in).
+#[utoipa::path(get, path = "/v1/api-keys", operation_id = "list_api_keys", tag = "identity",
+    responses((status = 200, description = "Live keys", body = KeyList)))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<KeyList>> {
-    principal.require_role(Role::Admin)?;
-    principal.require_user()?;
-    let data = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL \
-         ORDER BY created_at DESC LIMIT 1000"
-    ))
-    .bind(principal.org_id)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(KeyList { data }))
+    super::require_admin_user(&principal)?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(KeyList { data: store_keys::live(&mut conn, principal.org_id).await? }))
 }
 
-/// `DELETE /v1/api-keys/{id}` (admin): refused by every service within a second.
+/// Revokes an API key (admin, signed in): refused by every service within a second.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", operation_id = "revoke_api_key", tag = "identity",
+    params(("id" = Uuid, Path, description = "The API key")),
+    responses((status = 204, description = "Revoked")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    principal.require_role(Role::Admin)?;
-    principal.require_user()?;
-    let hash: Option<Vec<u8>> = sqlx::query_scalar(
-        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND organization_id = $2 AND revoked_at IS NULL \
-         RETURNING key_hash",
+    let user = super::require_admin_user(&principal)?;
+    let mut tx = state.pool.begin().await?;
+    let revoked =
+        store_keys::revoke(&mut tx, principal.org_id, id).await?.ok_or_else(|| Problem::not_found("API key"))?;
+    events::emit(
+        &mut tx,
+        ev::API_KEY_REVOKED,
+        Some(principal.org_id),
+        id,
+        ev::ApiKeyRevoked {
+            api_key_id: id,
+            organization_id: principal.org_id,
+            name: revoked.name,
+            prefix: revoked.prefix,
+            revoked_by: Some(user),
+        },
     )
-    .bind(id)
-    .bind(principal.org_id)
-    .fetch_optional(&state.pool)
     .await?;
-    let hash = hash.ok_or_else(|| Problem::not_found("API key"))?;
+    tx.commit().await?;
     sessions::announce(
         &state,
-        Revocation { credential_hashes: vec![hex::encode(hash)], credential_ids: vec![id], ..Default::default() },
+        Revocation {
+            credential_hashes: vec![hex::encode(revoked.key_hash)],
+            credential_ids: vec![id],
+            ..Default::default()
+        },
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

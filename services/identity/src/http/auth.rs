@@ -9,24 +9,36 @@ use platform::{ApiResult, FieldError, Problem};
 use proto::events::{self as ev, MailSend};
 use serde::Deserialize;
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{client_info, AuthResponse};
 use crate::domain::{check_password, parse_name, Email, Slug, Validator};
 use crate::sessions::{self, Refreshed};
-use crate::store::{self, OneTimeTable};
+use crate::store::{self, throttle, OneTimeTable};
 use crate::{events, tokens, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
+    #[schema(schema_with = super::schema::name)]
     name: String,
+    #[schema(schema_with = super::schema::name)]
     organization_name: String,
+    /// Derived from the organization's name when absent.
+    #[schema(schema_with = super::schema::nullable_slug)]
     organization_slug: Option<String>,
 }
 
-/// `POST /v1/auth/signup`: a user, their organization (as owner) and a session.
+/// A user, their organization (as owner) and a session.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", security(()), request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Signed up and signed in", body = AuthResponse),
+        (status = 409, description = "The email or the chosen slug is taken", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn signup(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -78,10 +90,7 @@ pub(crate) async fn create_org(
         };
     }
     let base = Slug::from_name(name);
-    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE slug = $1)")
-        .bind(base.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
+    let taken = store::slug_taken(conn, base.as_str()).await?;
     let slug = if taken {
         format!("{}-{}", base.as_str(), &Uuid::new_v4().simple().to_string()[..6])
     } else {
@@ -134,30 +143,45 @@ async fn send_verification(
             template: "email_verification".to_owned(),
             subject: "Confirm your email address".to_owned(),
             link: Some(format!("{}/verify-email?token={token}", state.config.app_base_url)),
+            link_expires_at: Some(expires),
             variables: Default::default(),
         },
     )
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(max_length = 254)]
     email: String,
     password: String,
     /// Slug or id of the organization to sign in to; the first joined when absent.
     organization: Option<String>,
 }
 
-/// `POST /v1/auth/login`. Unknown user and wrong password answer the same 401 in the same time.
+/// Unknown user and wrong password answer the same 401 in the same time.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = AuthResponse),
+        (status = 401, description = "Invalid email or password", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account belongs to no organization", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The account is not a member of the organization asked for", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins for this email; see Retry-After", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<NoStore<Json<AuthResponse>>> {
+    // Bounded, so the throttle table holds nothing longer than an address can be.
+    if body.email.chars().count() > 254 {
+        return Err(invalid("email", "must be at most 254 characters").into());
+    }
     let email = body.email.trim().to_lowercase();
+    let c = &state.config;
     // The attempt is counted before the password is checked, so a burst of parallel guesses is
     // refused once it passes the threshold instead of all being verified.
-    let attempt = reserve_attempt(&state, &email).await?;
+    let attempt = throttle::reserve(&state.pool, &email, c.lockout_window, c.lockout_threshold).await?;
     if let Some(retry) = attempt {
         return Err(Problem::too_many_requests(retry).detail("too many failed sign-ins; try again later").into());
     }
@@ -168,21 +192,13 @@ pub async fn login(
     let user_id = match found {
         Some((id, _, active)) if verified && active => id,
         _ => {
-            record_failure(&state, &email).await?;
+            throttle::failure(&state.pool, &email, c.lockout_threshold, c.lockout_duration).await?;
             return Err(Problem::unauthorized().detail("invalid email or password").into());
         }
     };
     let mut tx = state.pool.begin().await?;
-    record_success(&mut tx, &email).await?;
-    let membership: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT m.organization_id, m.role FROM memberships m JOIN organizations o ON o.id = m.organization_id \
-         WHERE m.user_id = $1 AND ($2::text IS NULL OR o.slug = $2 OR o.id::text = $2) \
-         ORDER BY m.created_at LIMIT 1",
-    )
-    .bind(user_id)
-    .bind(body.organization.as_deref().map(str::trim))
-    .fetch_optional(&mut *tx)
-    .await?;
+    throttle::success(&mut tx, &email).await?;
+    let membership = store::sign_in_membership(&mut tx, user_id, body.organization.as_deref().map(str::trim)).await?;
     let Some((org_id, role)) = membership else {
         return Err(match body.organization {
             Some(_) => Problem::not_found("organization"),
@@ -197,84 +213,17 @@ pub async fn login(
     Ok(NoStore(Json(AuthResponse::new(issued, user, org, &role))))
 }
 
-/// Reserves a sign-in attempt for `email` before its password is checked: `Some(seconds)` when
-/// it must be refused — the email is locked out, or the failures so far plus the attempts in
-/// flight already reach the threshold (then briefly, until those are decided). A burst of
-/// parallel guesses is thereby cut at the threshold; concurrent successful sign-ins never lock.
-/// One conditional `UPDATE` decides, under the row's lock, from the row's own values.
-async fn reserve_attempt(state: &AppState, email: &str) -> sqlx::Result<Option<u64>> {
-    let c = &state.config;
-    sqlx::query("INSERT INTO login_throttle (email) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(email)
-        .execute(&state.pool)
-        .await?;
-    // A lock that ran out, or a window that ended, starts a new count; reservations of requests
-    // that died without deciding (over a minute old) are dropped.
-    let reserved = sqlx::query(
-        "UPDATE login_throttle t SET \
-           failures = CASE WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) \
-                           THEN 0 ELSE t.failures END, \
-           window_started_at = CASE WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) \
-                           THEN now() ELSE t.window_started_at END, \
-           locked_until = NULL, \
-           pending = CASE WHEN t.pending_since IS NULL OR t.pending_since < now() - interval '1 minute' THEN 0 ELSE t.pending END + 1, \
-           pending_since = now() \
-         WHERE t.email = $1 AND (t.locked_until IS NULL OR t.locked_until <= now()) \
-           AND CASE WHEN t.locked_until IS NOT NULL OR t.window_started_at < now() - make_interval(secs => $2) \
-                    THEN 0 ELSE t.failures END \
-             + CASE WHEN t.pending_since IS NULL OR t.pending_since < now() - interval '1 minute' THEN 0 ELSE t.pending END < $3",
-    )
-    .bind(email)
-    .bind(c.lockout_window.as_secs_f64())
-    .bind(c.lockout_threshold)
-    .execute(&state.pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if reserved {
-        return Ok(None);
-    }
-    let locked_for: Option<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM (locked_until - now()))::float8 FROM login_throttle WHERE email = $1 AND locked_until > now()",
-    )
-    .bind(email)
-    .fetch_optional(&state.pool)
-    .await?;
-    Ok(Some(locked_for.map_or(1, |s| s.ceil().max(1.0) as u64)))
-}
-
-/// Decides a reserved attempt: a failure counts, and the threshold-th locks the email.
-async fn record_failure(state: &AppState, email: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE login_throttle SET pending = GREATEST(pending - 1, 0), \
-           failures = CASE WHEN failures + 1 >= $2 THEN 0 ELSE failures + 1 END, \
-           locked_until = CASE WHEN failures + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END, \
-           window_started_at = CASE WHEN failures + 1 >= $2 THEN now() ELSE window_started_at END \
-         WHERE email = $1",
-    )
-    .bind(email)
-    .bind(state.config.lockout_threshold)
-    .bind(state.config.lockout_duration.as_secs_f64())
-    .execute(&state.pool)
-    .await?;
-    Ok(())
-}
-
-/// Decides a reserved attempt as a success: failures are forgiven.
-async fn record_success(conn: &mut PgConnection, email: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE login_throttle SET pending = GREATEST(pending - 1, 0), failures = 0 WHERE email = $1")
-        .bind(email)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// `POST /v1/auth/refresh`: rotates the refresh token; a reused one revokes the session.
+/// Rotates the refresh token; reusing a rotated one revokes the session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", security(()), request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = AuthResponse),
+        (status = 401, description = "The refresh token is invalid, expired or was reused", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
@@ -304,7 +253,8 @@ pub async fn refresh(
     }
 }
 
-/// `POST /v1/auth/logout`: ends the calling session.
+/// Ends the calling session (API keys are revoked with `DELETE /v1/api-keys/{id}`: 403).
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 204, description = "Signed out")))]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     if principal.kind != platform::auth::CredentialKind::Session {
         return Err(Problem::forbidden("API keys are revoked with DELETE /v1/api-keys/{id}").into());
@@ -316,13 +266,16 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResetRequest {
+    #[schema(format = Email, max_length = 254)]
     email: String,
 }
 
-/// `POST /v1/auth/password-reset`: always 202, at once; the work happens after answering, so
-/// the response time says nothing about whether the account exists.
+/// Mails a reset link. Always 202, at once; the work happens after answering, so the response
+/// time says nothing about whether the account exists.
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", security(()), request_body = ResetRequest,
+    responses((status = 202, description = "A link is mailed if the account exists")))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     Json(body): Json<ResetRequest>,
@@ -352,6 +305,7 @@ async fn start_reset(state: &AppState, email: &str) -> anyhow::Result<()> {
             template: "password_reset".to_owned(),
             subject: "Reset your password".to_owned(),
             link: Some(format!("{}/reset-password?token={token}", state.config.app_base_url)),
+            link_expires_at: Some(expires),
             variables: Default::default(),
         },
     )
@@ -360,9 +314,10 @@ async fn start_reset(state: &AppState, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ConfirmResetRequest {
     token: String,
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
 }
 
@@ -370,7 +325,12 @@ fn invalid_token() -> Problem {
     Problem::bad_request("the token is invalid or has expired")
 }
 
-/// `POST /v1/auth/password-reset/confirm`: sets the password, ends every session, lifts a lockout.
+/// Sets the password with the mailed token, ends every session, lifts a lockout.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", security(()), request_body = ConfirmResetRequest,
+    responses(
+        (status = 204, description = "Password set"),
+        (status = 400, description = "The token is invalid or has expired", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn confirm_password_reset(
     State(state): State<AppState>,
     Json(body): Json<ConfirmResetRequest>,
@@ -381,39 +341,43 @@ pub async fn confirm_password_reset(
     let user = store::consume_one_time_token(&mut tx, OneTimeTable::PasswordReset, &tokens::hash(&body.token))
         .await?
         .ok_or_else(invalid_token)?;
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(user).bind(&hash).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM login_throttle WHERE email = (SELECT lower(email) FROM users WHERE id = $1)")
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
-    let revoked = sessions::revoke_all(&mut tx, user, None).await?;
-    sqlx::query("UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, now()) WHERE session_id = ANY($1)")
-        .bind(&revoked)
-        .execute(&mut *tx)
-        .await?;
+    store::set_password(&mut tx, user, &hash).await?;
+    sessions::revoke_all(&mut tx, user, None).await?;
     tx.commit().await?;
     sessions::announce(&state, Revocation { user_ids: vec![user], ..Default::default() }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
     token: String,
 }
 
-/// `POST /v1/auth/verify-email`.
+/// Verifies the email address with the mailed token.
+#[utoipa::path(post, path = "/v1/auth/verify-email", tag = "auth", security(()), request_body = VerifyRequest,
+    responses(
+        (status = 204, description = "Verified"),
+        (status = 400, description = "The token is invalid or has expired", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn verify_email(State(state): State<AppState>, Json(body): Json<VerifyRequest>) -> ApiResult<StatusCode> {
     let mut tx = state.pool.begin().await?;
     let user = store::consume_one_time_token(&mut tx, OneTimeTable::EmailVerification, &tokens::hash(&body.token))
         .await?
         .ok_or_else(invalid_token)?;
-    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1").bind(user).execute(&mut *tx).await?;
+    if let Some((user_id, email)) = store::mark_email_verified(&mut tx, user).await? {
+        events::emit(&mut tx, ev::USER_EMAIL_VERIFIED, None, user_id, ev::UserEmailVerified { user_id, email }).await?;
+    }
     tx.commit().await?;
     sessions::announce(&state, Revocation { changed_users: vec![user], ..Default::default() }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/auth/verify-email/resend`: a new verification mail to the caller.
+/// Mails the caller a new verification link.
+#[utoipa::path(post, path = "/v1/auth/verify-email/resend", tag = "auth",
+    responses(
+        (status = 202, description = "A new link is mailed"),
+        (status = 409, description = "The address is already verified", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn resend_verification(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     let user_id = principal.require_user()?;
     let mut tx = state.pool.begin().await?;

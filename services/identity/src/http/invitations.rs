@@ -2,119 +2,98 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use platform::auth::{Principal, Revocation, Role};
 use platform::extract::{Json, NoStore, Path, Query};
 use platform::pagination::{Cursor, Page, PageQuery};
-use platform::{ApiResult, Problem};
+use platform::{ApiResult, FieldError, Problem};
 use proto::events::{self as ev, MailSend};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::invalid;
 use super::{client_info, AuthResponse};
 use crate::domain::{check_password, parse_name, Email, Validator};
+use crate::store::directory::{self, Unit};
+use crate::store::invitations::{self as store_inv, Invitation, NewInvitation};
 use crate::{events, sessions, store, tokens, AppState};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct Invitation {
-    id: Uuid,
-    email: String,
-    role: String,
-    department_id: Option<Uuid>,
-    invited_by: Option<Uuid>,
-    status: String,
-    expires_at: DateTime<Utc>,
-    accepted_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, email, role, department_id, invited_by, status, expires_at, accepted_at, created_at";
-
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateInvitation {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// Owners are made by promoting a member.
+    #[schema(schema_with = super::schema::invitable_role)]
     role: String,
     department_id: Option<Uuid>,
 }
 
-/// `POST /v1/invitations` (admin): mails a link valid for 72 hours; a pending invitation to the
-/// same address is replaced.
+/// Invites by email with a role (admin, signed in): mails a link valid for 72 hours; a pending
+/// invitation to the same address is replaced.
+#[utoipa::path(post, path = "/v1/invitations", operation_id = "create_invitation", tag = "identity", request_body = CreateInvitation,
+    responses(
+        (status = 201, description = "Invited", body = Invitation),
+        (status = 409, description = "The person is already a member", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Json(body): Json<CreateInvitation>,
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
-    principal.require_role(Role::Admin)?;
+    let actor = super::require_admin_user(&principal)?;
     super::require_write(&principal)?;
     let mut v = Validator::default();
     let email = v.check(Email::parse("email", &body.email));
     let role = v.check(match body.role.parse::<Role>() {
-        Ok(Role::Owner) => Err(platform::FieldError::new("role", "owners are made by promoting a member")),
+        Ok(Role::Owner) => Err(FieldError::new("role", "owners are made by promoting a member")),
         Ok(r) => Ok(r),
-        Err(e) => Err(platform::FieldError::new("role", e)),
+        Err(e) => Err(FieldError::new("role", e)),
     });
     v.finish()?;
     let (Some(email), Some(role)) = (email, role) else {
         return Err(Problem::internal().into());
     };
+    let org = principal.org_id;
     let mut tx = state.pool.begin().await?;
-    let already: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.organization_id = $1 AND lower(u.email) = $2)",
-    )
-    .bind(principal.org_id)
-    .bind(email.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
-    if already {
+    if store::members::has_email(&mut tx, org, email.as_str()).await? {
         return Err(Problem::conflict("this person is already a member").into());
     }
     if let Some(dept) = body.department_id {
-        let ok: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM departments WHERE id = $1 AND organization_id = $2)")
-                .bind(dept)
-                .bind(principal.org_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !ok {
+        if !directory::exists(&mut tx, org, Unit::Department, dept).await? {
             return Err(invalid("department_id", "no such department").into());
         }
     }
-    sqlx::query(
-        "UPDATE invitations SET status = 'cancelled' WHERE organization_id = $1 AND email = $2 AND status = 'pending'",
-    )
-    .bind(principal.org_id)
-    .bind(email.as_str())
-    .execute(&mut *tx)
-    .await?;
+    for replaced in store_inv::cancel_pending_to(&mut tx, org, email.as_str()).await? {
+        events::invitation_cancelled(&mut tx, org, &replaced, "replaced", Some(actor)).await?;
+    }
     let token = tokens::new_token("");
     let expires = Utc::now() + chrono::Duration::from_std(state.config.invitation_ttl).map_err(anyhow::Error::new)?;
-    let invitation: Invitation = sqlx::query_as(&format!(
-        "INSERT INTO invitations (id, organization_id, email, role, department_id, token_hash, invited_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(principal.org_id)
-    .bind(email.as_str())
-    .bind(role.as_str())
-    .bind(body.department_id)
-    .bind(tokens::hash(&token))
-    .bind(principal.user_id)
-    .bind(expires)
-    .fetch_one(&mut *tx)
+    let token_hash = tokens::hash(&token);
+    let invitation = store_inv::insert(
+        &mut tx,
+        NewInvitation {
+            org,
+            email: email.as_str(),
+            role: role.as_str(),
+            department_id: body.department_id,
+            token_hash: &token_hash,
+            invited_by: Some(actor),
+            expires_at: expires,
+        },
+    )
     .await?;
     events::emit(
         &mut tx,
         ev::INVITATION_CREATED,
-        Some(principal.org_id),
+        Some(org),
         invitation.id,
         ev::InvitationCreated {
             invitation_id: invitation.id,
-            organization_id: principal.org_id,
+            organization_id: org,
             email: invitation.email.clone(),
             role: invitation.role.clone(),
-            invited_by: principal.user_id,
+            invited_by: Some(actor),
             expires_at: invitation.expires_at,
         },
     )
@@ -124,12 +103,13 @@ pub async fn create(
     variables.insert("role".into(), role.as_str().into());
     events::send_mail(
         &mut tx,
-        Some(principal.org_id),
+        Some(org),
         MailSend {
             to: invitation.email.clone(),
             template: "invitation".to_owned(),
             subject: format!("You are invited to join {} on Switchboard", principal.org_slug),
             link: Some(format!("{}/accept-invitation?token={token}", state.config.app_base_url)),
+            link_expires_at: Some(invitation.expires_at),
             variables,
         },
     )
@@ -138,103 +118,108 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(invitation)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    #[param(schema_with = super::schema::invitation_status)]
     status: Option<String>,
 }
 
-/// `GET /v1/invitations?status=` (admin), newest first.
+/// A page of invitations.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationPage {
+    data: Vec<Invitation>,
+    next_cursor: Option<String>,
+}
+
+/// Invitations, newest first (admin).
+#[utoipa::path(get, path = "/v1/invitations", operation_id = "list_invitations", tag = "identity", params(ListQuery),
+    responses((status = 200, description = "A page of invitations", body = InvitationPage)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Page<Invitation>>> {
+) -> ApiResult<Json<InvitationPage>> {
     principal.require_role(Role::Admin)?;
     super::require_read(&principal)?;
-    let (limit, cursor) = q.page.parse()?;
+    let (limit, cursor) = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
     if let Some(s) = &q.status {
         if !["pending", "accepted", "cancelled"].contains(&s.as_str()) {
             return Err(invalid("status", "pending, accepted or cancelled").into());
         }
     }
-    let rows: Vec<Invitation> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM invitations WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2) \
-         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) ORDER BY created_at DESC, id DESC LIMIT $5"
-    ))
-    .bind(principal.org_id)
-    .bind(q.status)
-    .bind(cursor.map(|c| c.time))
-    .bind(cursor.map(|c| c.id))
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(Page::from_rows(rows, limit, |i| Cursor { time: i.created_at, id: i.id })))
+    let mut conn = state.pool.acquire().await?;
+    let rows = store_inv::list(&mut conn, principal.org_id, q.status.as_deref(), limit, cursor).await?;
+    let page = Page::from_rows(rows, limit, |i| Cursor { time: i.created_at, id: i.id });
+    Ok(Json(InvitationPage { data: page.data, next_cursor: page.next_cursor }))
 }
 
-/// `DELETE /v1/invitations/{id}` (admin): cancels a pending invitation.
+/// Cancels a pending invitation (admin, signed in).
+#[utoipa::path(delete, path = "/v1/invitations/{id}", operation_id = "cancel_invitation", tag = "identity",
+    params(("id" = Uuid, Path, description = "The invitation")),
+    responses((status = 204, description = "Cancelled")))]
 pub async fn cancel(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    principal.require_role(Role::Admin)?;
+    let actor = super::require_admin_user(&principal)?;
     super::require_write(&principal)?;
-    let done = sqlx::query(
-        "UPDATE invitations SET status = 'cancelled' WHERE id = $1 AND organization_id = $2 AND status = 'pending'",
-    )
-    .bind(id)
-    .bind(principal.org_id)
-    .execute(&state.pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(Problem::not_found("pending invitation").into());
-    }
+    let mut tx = state.pool.begin().await?;
+    let cancelled = store_inv::cancel(&mut tx, principal.org_id, id)
+        .await?
+        .ok_or_else(|| Problem::not_found("pending invitation"))?;
+    events::invitation_cancelled(&mut tx, principal.org_id, &cancelled, "cancelled", Some(actor)).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AcceptRequest {
     token: String,
     /// For a new account.
+    #[schema(schema_with = super::schema::nullable_name)]
     name: Option<String>,
     /// A new account's password, or the existing account's to link it.
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct Pending {
-    id: Uuid,
-    organization_id: Uuid,
-    email: String,
-    role: String,
+fn invalid_token() -> Problem {
+    Problem::bad_request("the token is invalid or has expired")
 }
 
-/// `POST /v1/invitations/accept {token, password, name?}`: no credentials needed; answers like
-/// a sign-in to the inviting organization.
+/// Accepts: creates the account (or links an existing one with its password) and signs in to
+/// the inviting organization. No credentials needed.
+#[utoipa::path(post, path = "/v1/invitations/accept", operation_id = "accept_invitation", tag = "identity", security(()), request_body = AcceptRequest,
+    responses(
+        (status = 200, description = "Joined and signed in", body = AuthResponse),
+        (status = 400, description = "The token is invalid or has expired", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The existing account's password is wrong", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account with the invited email was created meanwhile; accept again with its password", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn accept(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<AcceptRequest>,
 ) -> ApiResult<NoStore<Json<AuthResponse>>> {
-    let mut tx = state.pool.begin().await?;
-    let pending: Option<Pending> = sqlx::query_as(
-        "SELECT id, organization_id, email, role FROM invitations \
-         WHERE token_hash = $1 AND status = 'pending' AND expires_at > now() FOR UPDATE",
-    )
-    .bind(tokens::hash(&body.token))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let inv = pending.ok_or_else(|| Problem::bad_request("the token is invalid or has expired"))?;
+    // Everything slow (argon2) happens before the transaction opens, so a burst of acceptances
+    // cannot hold database connections while hashing; the transaction re-checks what it relies on.
+    let mut conn = state.pool.acquire().await?;
+    let inv = store_inv::pending_by_token(&mut conn, &tokens::hash(&body.token)).await?.ok_or_else(invalid_token)?;
+    let existing = store::credentials_by_email(&mut conn, &inv.email).await?;
+    drop(conn);
     let role: Role = inv.role.parse().map_err(anyhow::Error::msg)?;
-    let existing = store::credentials_by_email(&mut tx, &inv.email).await?;
-    let user_id = match existing {
-        Some((id, hash, _)) => {
-            if !state.passwords.verify(Some(&hash), &body.password).await? {
+    let new_account = match &existing {
+        Some((_, hash, _)) => {
+            if !state.passwords.verify(Some(hash), &body.password).await? {
                 return Err(Problem::unauthorized().detail("the password of the existing account is required").into());
             }
-            id
+            None
         }
         None => {
             let mut v = Validator::default();
@@ -242,18 +227,34 @@ pub async fn accept(
             v.check(check_password("password", &body.password));
             v.check(Email::parse("email", &inv.email));
             v.finish()?;
-            let hash = state.passwords.hash(&body.password).await?;
+            Some((name.unwrap_or_default(), state.passwords.hash(&body.password).await?))
+        }
+    };
+
+    let mut tx = state.pool.begin().await?;
+    if !store_inv::lock_pending(&mut tx, inv.id).await? {
+        return Err(invalid_token().into());
+    }
+    let user_id = match (existing, new_account) {
+        (Some((id, _, _)), _) => id,
+        (None, Some((name, hash))) => {
             // The link reached this mailbox, so the address is verified.
-            let user = store::insert_user(&mut tx, &inv.email, &name.unwrap_or_default(), &hash, true).await?;
+            let user = match store::insert_user(&mut tx, &inv.email, &name, &hash, true).await {
+                Err(e) if platform::db::is_constraint(&e, "users_email_key") => {
+                    return Err(Problem::conflict(
+                        "an account with this email was just created; accept again with its password",
+                    )
+                    .into())
+                }
+                other => other?,
+            };
             events::user_created(&mut tx, &user).await?;
             user.id
         }
+        (None, None) => return Err(Problem::internal().into()),
     };
     let added = store::insert_membership(&mut tx, inv.organization_id, user_id, role).await?;
-    sqlx::query("UPDATE invitations SET status = 'accepted', accepted_at = now() WHERE id = $1")
-        .bind(inv.id)
-        .execute(&mut *tx)
-        .await?;
+    store_inv::mark_accepted(&mut tx, inv.id).await?;
     if added {
         events::member_added(&mut tx, inv.organization_id, user_id, role).await?;
     }

@@ -8,24 +8,36 @@ use platform::auth::{Principal, Revocation};
 use platform::extract::{Json, Path};
 use platform::{ApiResult, Problem};
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::sessions::{self, SessionView};
+use crate::store::{self, Organization, User};
 use crate::AppState;
 
-#[derive(Serialize)]
-struct MeResponse<'a> {
+/// The caller. The database builds `user`, `organization` and `memberships` as JSON in one
+/// query; the schema says what they hold.
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse<'a> {
+    /// Null for an API key.
+    #[schema(value_type = Option<User>)]
     user: Option<serde_json::Value>,
+    #[schema(value_type = Organization)]
     organization: serde_json::Value,
+    #[schema(value_type = String, schema_with = super::schema::role)]
     role: &'a str,
+    #[schema(value_type = String, schema_with = super::schema::credential_kind)]
     credential: platform::auth::CredentialKind,
+    /// An API key's scopes; empty for a session, which has every scope of its role.
     scopes: &'a [String],
+    #[schema(value_type = Vec<store::MembershipView>)]
     memberships: serde_json::Value,
 }
 
-/// `GET /v1/me`: who the caller is, where, and which organizations they belong to. One round
-/// trip to the database, and for signed-in users usually none: the body is cached per user and
+/// Who the caller is, where, and which organizations they belong to. One round trip to the
+/// database, and for signed-in users usually none: the body is cached per user and
 /// organization until a change to either is announced.
+#[utoipa::path(get, path = "/v1/me", tag = "identity", responses((status = 200, description = "The caller", body = MeResponse)))]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
     if let Some(user) = principal.user_id {
         if let Some(body) = state.profiles.get(user, principal.org_id) {
@@ -33,22 +45,9 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
         }
     }
     let generation = state.profiles.generation();
-    let (user, organization, memberships): (Option<serde_json::Value>, Option<serde_json::Value>, serde_json::Value) =
-        sqlx::query_as(
-            "SELECT \
-               (SELECT to_jsonb(u) FROM (SELECT id, email, name, avatar_url, email_verified, created_at \
-                  FROM users WHERE id = $1) u), \
-               (SELECT to_jsonb(o) FROM (SELECT id, name, slug, description, logo_url, website_url, plan, status, \
-                  settings, created_at, updated_at FROM organizations WHERE id = $2) o), \
-               COALESCE((SELECT jsonb_agg(jsonb_build_object( \
-                   'organization', jsonb_build_object('id', o.id, 'slug', o.slug, 'name', o.name), \
-                   'role', m.role) ORDER BY m.created_at) \
-                 FROM memberships m JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1), '[]')",
-        )
-        .bind(principal.user_id)
-        .bind(principal.org_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let mut conn = state.pool.acquire().await?;
+    let (user, organization, memberships) = store::profile(&mut conn, principal.user_id, principal.org_id).await?;
+    drop(conn);
     let orgs: Vec<Uuid> = memberships
         .as_array()
         .into_iter()
@@ -76,19 +75,22 @@ fn json_response(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionList {
     data: Vec<SessionView>,
 }
 
-/// `GET /v1/sessions`: the caller's live sessions.
+/// The caller's live sessions, newest first (signed in).
+#[utoipa::path(get, path = "/v1/sessions", tag = "auth", responses((status = 200, description = "Live sessions", body = SessionList)))]
 pub async fn sessions(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<SessionList>> {
     let user = principal.require_user()?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(SessionList { data: sessions::list(&mut conn, user, principal.credential_id).await? }))
 }
 
-/// `DELETE /v1/sessions/{id}`: ends one of the caller's sessions.
+/// Ends one of the caller's sessions (signed in).
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "auth", params(("id" = Uuid, Path, description = "The session")),
+    responses((status = 204, description = "Ended")))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     principal: Principal,
@@ -96,12 +98,7 @@ pub async fn revoke_session(
 ) -> ApiResult<StatusCode> {
     let user = principal.require_user()?;
     let mut tx = state.pool.begin().await?;
-    let owned: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2)")
-        .bind(id)
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !owned {
+    if !store::owns_session(&mut tx, user, id).await? {
         return Err(Problem::not_found("session").into());
     }
     sessions::revoke(&mut tx, id).await?;

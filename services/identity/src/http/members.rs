@@ -3,90 +3,65 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Revocation, Role};
 use platform::extract::{Json, Path, Query};
-use platform::pagination::{Cursor, Page, PageQuery};
+use platform::pagination::PageQuery;
 use platform::{ApiResult, Problem};
 use proto::events as ev;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::invalid;
+use crate::store::members::{self, Member};
 use crate::{events, sessions, AppState};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct Member {
-    pub user_id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub joined_at: DateTime<Utc>,
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    #[param(schema_with = super::schema::role)]
     role: Option<String>,
 }
 
-/// Members of `org`, oldest first, from `cursor` on (limit + 1 rows).
-pub async fn page(
-    conn: &mut PgConnection,
-    org: Uuid,
-    roles: &[String],
-    limit: i64,
-    cursor: Option<Cursor>,
-) -> sqlx::Result<Page<Member>> {
-    let rows: Vec<Member> = sqlx::query_as(
-        "SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at \
-         FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.organization_id = $1 AND (cardinality($2::text[]) = 0 OR m.role = ANY($2)) \
-           AND ($3::timestamptz IS NULL OR (m.created_at, m.user_id) > ($3, $4)) \
-         ORDER BY m.created_at, m.user_id LIMIT $5",
-    )
-    .bind(org)
-    .bind(roles)
-    .bind(cursor.map(|c| c.time))
-    .bind(cursor.map(|c| c.id))
-    .bind(limit + 1)
-    .fetch_all(conn)
-    .await?;
-    Ok(Page::from_rows(rows, limit, |m| Cursor { time: m.joined_at, id: m.user_id }))
+/// A page of members.
+#[derive(Serialize, ToSchema)]
+pub struct MemberPage {
+    data: Vec<Member>,
+    next_cursor: Option<String>,
 }
 
-/// `GET /v1/members?role=&limit=&cursor=` (agent and above).
+/// Members, oldest first (agent and above).
+#[utoipa::path(get, path = "/v1/members", operation_id = "list_members", tag = "identity", params(ListQuery),
+    responses((status = 200, description = "A page of members", body = MemberPage)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Page<Member>>> {
+) -> ApiResult<Json<MemberPage>> {
     principal.require_role(Role::Agent)?;
     super::require_read(&principal)?;
-    let (limit, cursor) = q.page.parse()?;
+    let (limit, cursor) = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
     let roles: Vec<String> = match q.role {
         Some(r) => vec![r.parse::<Role>().map_err(|e| invalid("role", &e))?.as_str().to_owned()],
         None => Vec::new(),
     };
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(page(&mut conn, principal.org_id, &roles, limit, cursor).await?))
+    let page = members::page(&mut conn, principal.org_id, &roles, limit, cursor).await?;
+    Ok(Json(MemberPage { data: page.data, next_cursor: page.next_cursor }))
 }
 
-async fn find(conn: &mut PgConnection, org: Uuid, user: Uuid) -> ApiResult<Member> {
-    let m: Option<Member> = sqlx::query_as(
-        "SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at AS joined_at \
-         FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.organization_id = $1 AND m.user_id = $2",
-    )
-    .bind(org)
-    .bind(user)
-    .fetch_optional(conn)
-    .await?;
-    m.ok_or_else(|| Problem::not_found("member").into())
+fn not_found() -> Problem {
+    Problem::not_found("member")
 }
 
-/// `GET /v1/members/{user_id}`.
+/// One member (agents and above; anyone may read themselves).
+#[utoipa::path(get, path = "/v1/members/{user_id}", operation_id = "get_member", tag = "identity",
+    params(("user_id" = Uuid, Path, description = "The member's user id")),
+    responses((status = 200, description = "The member", body = Member)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -97,37 +72,34 @@ pub async fn get(
     }
     super::require_read(&principal)?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(find(&mut conn, principal.org_id, user).await?))
+    Ok(Json(members::find(&mut conn, principal.org_id, user).await?.ok_or_else(not_found)?))
 }
 
-/// Locks the organization's owners and answers how many there are.
-async fn lock_owners(conn: &mut PgConnection, org: Uuid) -> sqlx::Result<usize> {
-    let owners: Vec<Uuid> =
-        sqlx::query_scalar("SELECT user_id FROM memberships WHERE organization_id = $1 AND role = 'owner' FOR UPDATE")
-            .bind(org)
-            .fetch_all(conn)
-            .await?;
-    Ok(owners.len())
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangeRole {
+    #[schema(schema_with = super::schema::role)]
     role: String,
 }
 
-/// `PATCH /v1/members/{user_id} {role}` (admin; only owners grant or take away ownership).
+/// Changes a member's role (admin, signed in; only owners grant or take away ownership).
+#[utoipa::path(patch, path = "/v1/members/{user_id}", operation_id = "change_member_role", tag = "identity", request_body = ChangeRole,
+    params(("user_id" = Uuid, Path, description = "The member's user id")),
+    responses(
+        (status = 200, description = "The member with the new role", body = Member),
+        (status = 409, description = "The last owner cannot be demoted", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn change_role(
     State(state): State<AppState>,
     principal: Principal,
     Path(user): Path<Uuid>,
     Json(body): Json<ChangeRole>,
 ) -> ApiResult<Json<Member>> {
-    let actor = principal.require_user()?;
-    principal.require_role(Role::Admin)?;
+    let actor = super::require_admin_user(&principal)?;
     let role: Role = body.role.parse().map_err(|e: String| invalid("role", &e))?;
+    let org = principal.org_id;
     let mut tx = state.pool.begin().await?;
-    let owners = lock_owners(&mut tx, principal.org_id).await?;
-    let member = find(&mut tx, principal.org_id, user).await?;
+    let owners = members::lock_owners(&mut tx, org).await?;
+    let member = members::find(&mut tx, org, user).await?.ok_or_else(not_found)?;
     let before: Role = member.role.parse().map_err(anyhow::Error::msg)?;
     if (before == Role::Owner || role == Role::Owner) && principal.role != Role::Owner {
         return Err(Problem::forbidden("only an owner can grant or take away ownership").into());
@@ -138,19 +110,14 @@ pub async fn change_role(
     if before == role {
         return Ok(Json(member));
     }
-    sqlx::query("UPDATE memberships SET role = $3 WHERE organization_id = $1 AND user_id = $2")
-        .bind(principal.org_id)
-        .bind(user)
-        .bind(role.as_str())
-        .execute(&mut *tx)
-        .await?;
+    members::set_role(&mut tx, org, user, role.as_str()).await?;
     events::emit(
         &mut tx,
         ev::MEMBER_ROLE_CHANGED,
-        Some(principal.org_id),
+        Some(org),
         user,
         ev::MemberRoleChanged {
-            organization_id: principal.org_id,
+            organization_id: org,
             user_id: user,
             role_before: before.as_str().to_owned(),
             role_after: role.as_str().to_owned(),
@@ -158,14 +125,20 @@ pub async fn change_role(
         },
     )
     .await?;
-    let member = find(&mut tx, principal.org_id, user).await?;
+    let member = members::find(&mut tx, org, user).await?.ok_or_else(not_found)?;
     tx.commit().await?;
     // Cached principals carry the old role: drop them everywhere.
     sessions::announce(&state, Revocation { user_ids: vec![user], ..Default::default() }).await;
     Ok(Json(member))
 }
 
-/// `DELETE /v1/members/{user_id}`: an admin removes a member, or a member leaves.
+/// Removes a member (admin, signed in), or leaves (any member, signed in).
+#[utoipa::path(delete, path = "/v1/members/{user_id}", operation_id = "remove_member", tag = "identity",
+    params(("user_id" = Uuid, Path, description = "The member's user id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "The last owner cannot leave", body = platform::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -175,9 +148,10 @@ pub async fn remove(
     if actor != user {
         principal.require_role(Role::Admin)?;
     }
+    let org = principal.org_id;
     let mut tx = state.pool.begin().await?;
-    let owners = lock_owners(&mut tx, principal.org_id).await?;
-    let member = find(&mut tx, principal.org_id, user).await?;
+    let owners = members::lock_owners(&mut tx, org).await?;
+    let member = members::find(&mut tx, org, user).await?.ok_or_else(not_found)?;
     let role: Role = member.role.parse().map_err(anyhow::Error::msg)?;
     if role == Role::Owner && owners <= 1 {
         return Err(Problem::conflict("the last owner cannot leave; make someone else owner first").into());
@@ -185,25 +159,17 @@ pub async fn remove(
     if role == Role::Owner && actor != user && principal.role != Role::Owner {
         return Err(Problem::forbidden("only an owner can remove an owner").into());
     }
-    sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
-        .bind(principal.org_id)
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "DELETE FROM team_members WHERE user_id = $2 AND team_id IN (SELECT id FROM teams WHERE organization_id = $1)",
-    )
-    .bind(principal.org_id)
-    .bind(user)
-    .execute(&mut *tx)
-    .await?;
-    let revoked = sessions::revoke_all(&mut tx, user, Some(principal.org_id)).await?;
+    let teams = members::remove(&mut tx, org, user).await?;
+    let revoked = sessions::revoke_all(&mut tx, user, Some(org)).await?;
+    for team in teams {
+        events::team_member_removed(&mut tx, org, team, user, Some(actor)).await?;
+    }
     events::emit(
         &mut tx,
         ev::MEMBER_REMOVED,
-        Some(principal.org_id),
+        Some(org),
         user,
-        ev::MemberRemoved { organization_id: principal.org_id, user_id: user, actor_id: Some(actor) },
+        ev::MemberRemoved { organization_id: org, user_id: user, actor_id: Some(actor) },
     )
     .await?;
     tx.commit().await?;

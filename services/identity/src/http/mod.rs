@@ -1,4 +1,5 @@
-//! Identity's HTTP API (shapes in DESIGN.md §9; the OpenAPI document is `openapi.json`).
+//! Identity's HTTP API (shapes in DESIGN.md §9). The OpenAPI document is generated from these
+//! handlers' annotations, so it cannot drift from the routes.
 
 mod api_keys;
 mod auth;
@@ -7,67 +8,75 @@ mod invitations;
 mod me;
 mod members;
 mod orgs;
+pub mod schema;
 
 use axum::http::{header, HeaderMap};
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use platform::auth::Principal;
 use platform::Problem;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::sessions::{ClientInfo, Issued};
 use crate::store::{Organization, User};
 use crate::AppState;
 
-pub use members::page as members_page;
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard identity", description = "Organizations, users, sessions, API keys. Errors are RFC 9457 problem+json."),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, sessions, password reset, email verification"),
+        (name = "identity", description = "Organizations, members, invitations, teams, departments, API keys"),
+    )
+)]
+struct ApiDoc;
 
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/auth/signup", post(auth::signup))
-        .route("/v1/auth/login", post(auth::login))
-        .route("/v1/auth/refresh", post(auth::refresh))
-        .route("/v1/auth/logout", post(auth::logout))
-        .route("/v1/auth/password-reset", post(auth::request_password_reset))
-        .route("/v1/auth/password-reset/confirm", post(auth::confirm_password_reset))
-        .route("/v1/auth/verify-email", post(auth::verify_email))
-        .route("/v1/auth/verify-email/resend", post(auth::resend_verification))
-        .route("/v1/me", get(me::me))
-        .route("/v1/sessions", get(me::sessions))
-        .route("/v1/sessions/{id}", delete(me::revoke_session))
-        .route("/v1/orgs", get(orgs::list).post(orgs::create))
-        .route("/v1/orgs/current", get(orgs::current).patch(orgs::update))
-        .route("/v1/members", get(members::list))
-        .route("/v1/members/{user_id}", get(members::get).patch(members::change_role).delete(members::remove))
-        .route("/v1/invitations", get(invitations::list).post(invitations::create))
-        .route("/v1/invitations/accept", post(invitations::accept))
-        .route("/v1/invitations/{id}", delete(invitations::cancel))
-        .route("/v1/teams", get(directory::list_teams).post(directory::create_team))
-        .route("/v1/teams/{id}", get(directory::get_team).patch(directory::update_team).delete(directory::delete_team))
-        .route(
-            "/v1/teams/{id}/members/{user_id}",
-            put(directory::add_team_member).delete(directory::remove_team_member),
-        )
-        .route("/v1/departments", get(directory::list_departments).post(directory::create_department))
-        .route(
-            "/v1/departments/{id}",
-            get(directory::get_department).patch(directory::update_department).delete(directory::delete_department),
-        )
-        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+/// The routes and the OpenAPI document describing them.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::request_password_reset))
+        .routes(routes!(auth::confirm_password_reset))
+        .routes(routes!(auth::verify_email))
+        .routes(routes!(auth::resend_verification))
+        .routes(routes!(me::me))
+        .routes(routes!(me::sessions))
+        .routes(routes!(me::revoke_session))
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::current, orgs::update))
+        .routes(routes!(members::list))
+        .routes(routes!(members::get, members::change_role, members::remove))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::cancel))
+        .routes(routes!(directory::list_teams, directory::create_team))
+        .routes(routes!(directory::get_team, directory::update_team, directory::delete_team))
+        .routes(routes!(directory::add_team_member, directory::remove_team_member))
+        .routes(routes!(directory::list_departments, directory::create_department))
+        .routes(routes!(directory::get_department, directory::update_department, directory::delete_department))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
         .with_state(state)
+        .split_for_parts()
 }
 
 /// The answer to signup, login, refresh and invitation acceptance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthResponse {
     pub access_token: String,
     pub refresh_token: String,
+    #[schema(value_type = String, pattern = "^Bearer$")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: i64,
     pub user: User,
     pub organization: Organization,
+    #[schema(schema_with = schema::role)]
     pub role: String,
 }
 
@@ -104,4 +113,12 @@ pub fn require_read(p: &Principal) -> Result<(), Problem> {
 
 pub fn require_write(p: &Principal) -> Result<(), Problem> {
     p.require_scope("identity:write")
+}
+
+/// Managing members, roles, invitations and API keys: an admin, signed in (an API key's
+/// authority must not outlive it in accounts it made), answering the acting user.
+pub fn require_admin_user(p: &Principal) -> Result<uuid::Uuid, Problem> {
+    let user = p.require_user()?;
+    p.require_role(platform::auth::Role::Admin)?;
+    Ok(user)
 }

@@ -86,11 +86,11 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
 
     // Another service authenticates through identity's gRPC with its own cache and listener.
     let bus = platform::bus::Bus::connect(&platform::testing::nats_url(), &a.prefix, "other-service").await.unwrap();
-    let grpc = GrpcAuthenticator::new(&format!("http://{}", a.grpc_addr)).unwrap();
+    let grpc = GrpcAuthenticator::new(&format!("http://{}", a.grpc_addr), a.service_token.clone()).unwrap();
     let other = AuthClient::new(Arc::new(grpc), Duration::from_secs(600));
     let stop = CancellationToken::new();
-    other.listen(bus, stop.clone());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    other.listen(bus.clone(), stop.clone());
+    wait_until_listening(&a, &owner, &other, &bus).await;
 
     assert_eq!(b.get("/v1/me", &key).await.status(), StatusCode::OK);
     assert!(other.authenticate(&key).await.is_ok());
@@ -110,6 +110,75 @@ async fn a_revoked_key_is_refused_by_other_instances_caches_within_a_second() {
     stop.cancel();
     b.stop().await;
     a.stop().await;
+}
+
+/// Waits until `other`'s revocation listener is subscribed: a probe key, cached by `other` and
+/// then revoked, is announced again and again until `other` refuses it.
+async fn wait_until_listening(app: &TestApp, owner: &Value, other: &AuthClient, bus: &platform::bus::Bus) {
+    let probe: Value = app
+        .post("/v1/api-keys", &json!({"name": "probe", "scopes": ["*"]}), Some(&token(owner)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = probe["key"].as_str().unwrap();
+    assert!(other.authenticate(key).await.is_ok());
+    let id = probe["id"].as_str().unwrap();
+    assert_eq!(app.delete(&format!("/v1/api-keys/{id}"), &token(owner)).await.status(), StatusCode::NO_CONTENT);
+    let revocation = platform::auth::Revocation {
+        credential_hashes: vec![hex::encode(platform::auth::credential_hash(key))],
+        ..Default::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while other.authenticate(key).await.is_ok() {
+        assert!(Instant::now() < deadline, "the listener never subscribed");
+        platform::auth::broadcast_revocation(bus, &revocation).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_api_key_cannot_manage_members_invitations_or_keys() {
+    let app = spawn_app().await;
+    let (owner, member) = crate::members::org_with_member(&app, "agent").await;
+    let t = token(&owner);
+    let created: Value = app
+        .post("/v1/api-keys", &json!({"name": "admin", "scopes": ["*"], "role": "admin"}), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap();
+    let pending: Value = app
+        .post("/v1/invitations", &json!({"email": "carl@example.com", "role": "agent"}), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let member_id = member["user"]["id"].as_str().unwrap();
+    let refused = [
+        app.post("/v1/invitations", &json!({"email": "mallory@example.com", "role": "admin"}), Some(key)).await,
+        app.delete(&format!("/v1/invitations/{}", pending["id"].as_str().unwrap()), key).await,
+        app.patch(&format!("/v1/members/{member_id}"), &json!({"role": "admin"}), key).await,
+        app.delete(&format!("/v1/members/{member_id}"), key).await,
+        app.post("/v1/api-keys", &json!({"name": "child", "scopes": ["*"]}), Some(key)).await,
+        app.delete(&format!("/v1/api-keys/{}", created["id"].as_str().unwrap()), key).await,
+        app.get("/v1/api-keys", key).await,
+    ];
+    for r in refused {
+        let body = assert_problem(r, StatusCode::FORBIDDEN).await;
+        assert!(body["detail"].as_str().unwrap().contains("user session"), "{body}");
+    }
+    // Nothing changed.
+    let invitations: Value = app.get("/v1/invitations?status=pending", &t).await.json().await.unwrap();
+    let emails: Vec<&str> =
+        invitations["data"].as_array().unwrap().iter().map(|i| i["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["carl@example.com"]);
+    let got: Value = app.get(&format!("/v1/members/{member_id}"), &t).await.json().await.unwrap();
+    assert_eq!(got["role"], "agent");
+    let keys: Value = app.get("/v1/api-keys", &t).await.json().await.unwrap();
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -23,6 +23,10 @@ pub struct TestApp {
     pub prefix: String,
     pub database_url: String,
     pub nats: async_nats::Client,
+    /// What internal gRPC callers present.
+    pub service_token: platform::grpc::ServiceToken,
+    /// Every mail read so far (the command stream is a work queue: a read mail is gone).
+    pub seen_mails: std::sync::Mutex<Vec<Value>>,
     pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -39,6 +43,7 @@ pub fn test_env(database_url: &str, prefix: &str, overrides: &[(&str, &str)]) ->
         ("ARGON2_MEMORY_KIB", "256"),
         ("ARGON2_ITERATIONS", "1"),
         ("SHUTDOWN_GRACE_SECS", "2"),
+        ("SWITCHBOARD_ENV", "development"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -64,6 +69,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 /// Another instance on the same database and prefix: a second replica.
 pub async fn spawn_on(database_url: &str, prefix: &str, overrides: &[(&str, &str)]) -> TestApp {
     let config = Config::from_env(Env::from_map(test_env(database_url, prefix, overrides))).expect("config");
+    let service_token = config.common.service_token();
     let app = Application::build(config).await.expect("identity builds");
     let addr = app.http_addr();
     let grpc_addr = app.grpc_addr();
@@ -79,6 +85,8 @@ pub async fn spawn_on(database_url: &str, prefix: &str, overrides: &[(&str, &str
         prefix: prefix.to_owned(),
         database_url: database_url.to_owned(),
         nats,
+        service_token,
+        seen_mails: Default::default(),
         shutdown,
         task: Some(task),
     }
@@ -162,6 +170,7 @@ impl TestApp {
             }
         }
         assert!(out.len() >= expected, "expected {expected} mails, got {}", out.len());
+        self.seen_mails.lock().unwrap().extend(out.iter().cloned());
         out
     }
 
@@ -179,8 +188,13 @@ impl TestApp {
 
     /// Every event on this test's `EVENTS` stream: (headers' Nats-Msg-Id, body).
     pub async fn events(&self, expected: usize) -> Vec<(String, Value)> {
+        self.stream_messages("EVENTS", expected).await
+    }
+
+    /// The messages of stream `{prefix}_{name}` once it holds `expected` (or at a deadline).
+    async fn stream_messages(&self, name: &str, expected: usize) -> Vec<(String, Value)> {
         let js = async_nats::jetstream::new(self.nats.clone());
-        let stream = js.get_stream(format!("{}_EVENTS", self.prefix)).await.expect("events stream");
+        let stream = js.get_stream(format!("{}_{name}", self.prefix)).await.expect("stream");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let consumer = stream
@@ -206,7 +220,7 @@ impl TestApp {
                             .and_then(|h| h.get("Nats-Msg-Id"))
                             .map(|v| v.to_string())
                             .unwrap_or_default();
-                        out.push((id, serde_json::from_slice(&msg.payload).expect("event json")));
+                        out.push((id, serde_json::from_slice(&msg.payload).expect("message json")));
                         if out.len() == total {
                             break;
                         }
@@ -215,6 +229,34 @@ impl TestApp {
                 return out;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The first event of `event_type` whose body satisfies `matches`, waiting for it up to a
+    /// deadline.
+    pub async fn event(&self, event_type: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let found =
+                self.events(0).await.into_iter().map(|(_, e)| e).find(|e| e["type"] == event_type && matches(e));
+            if let Some(e) = found {
+                return e;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no {event_type} event");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls `condition` (a SQL boolean) until it holds, failing at a deadline.
+    pub async fn until_db(&self, condition: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let holds: bool = sqlx::query_scalar(&format!("SELECT {condition}")).fetch_one(&self.pool).await.unwrap();
+            if holds {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{condition} never held");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -240,6 +282,14 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status.as_u16());
     assert!(body["type"].as_str().unwrap().starts_with("https://"));
+    body
+}
+
+/// Asserts a 422 naming `field` among its errors.
+pub async fn assert_invalid(response: Response, field: &str) -> Value {
+    let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&field), "{field} named in {fields:?}");
     body
 }
 

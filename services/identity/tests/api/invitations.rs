@@ -90,8 +90,29 @@ async fn expired_invitations_are_refused() {
     let owner = app.signup("ada@example.com", "Acme").await;
     app.post("/v1/invitations", &json!({"email": "bob@example.com", "role": "agent"}), Some(&token(&owner))).await;
     let t = app.token_from_mail("bob@example.com", "invitation").await;
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    app.until_db("(SELECT bool_and(expires_at < now()) FROM invitations)").await;
     let r = app.post("/v1/invitations/accept", &json!({"token": t, "name": "Bob", "password": PASSWORD}), None).await;
     assert_problem(r, StatusCode::BAD_REQUEST).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_invitation_is_accepted_once_even_by_concurrent_requests() {
+    let app = spawn_app().await;
+    let owner = app.signup("ada@example.com", "Acme").await;
+    app.post("/v1/invitations", &json!({"email": "bob@example.com", "role": "agent"}), Some(&token(&owner))).await;
+    let t = app.token_from_mail("bob@example.com", "invitation").await;
+    let body = json!({"token": t, "name": "Bob", "password": PASSWORD});
+    let (a, b) =
+        tokio::join!(app.post("/v1/invitations/accept", &body, None), app.post("/v1/invitations/accept", &body, None));
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST]);
+    let bobs: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'bob@example.com'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let members: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((bobs, members), (1, 2));
     app.stop().await;
 }

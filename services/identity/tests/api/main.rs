@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod catalog;
 mod directory;
 mod events;
 mod grpc;
@@ -10,4 +11,6 @@ mod helpers;
 mod invitations;
 mod members;
 mod platform_http;
+mod rejections;
 mod reset;
+mod retention;

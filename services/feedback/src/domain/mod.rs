@@ -1,12 +1,19 @@
-//! Feedback's domain values, parsed at the boundary.
+//! Feedback's domain values, parsed at the boundary, and its visibility rule.
+
+pub mod visibility;
 
 use platform::FieldError;
 use serde::{Deserialize, Serialize};
 
+pub use visibility::{audience, Viewer};
+
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        // `rename_all` is for the OpenAPI schema, which does not see the variants' renames
+        // through the macro; the unit test holds the two spellings together.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -123,6 +130,20 @@ mod tests {
         assert_eq!(Status::parse("status", "in_progress").unwrap(), Status::InProgress);
         let err = Status::parse("status", "done").unwrap_err();
         assert!(err.message.contains("under_review"));
+    }
+
+    #[test]
+    fn schemas_name_the_values_the_api_takes() {
+        use utoipa::PartialSchema;
+        let names = |schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            let value = serde_json::to_value(schema).unwrap();
+            value["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(Status::schema()), Status::ALL);
+        assert_eq!(names(Priority::schema()), Priority::ALL);
+        assert_eq!(names(VoteType::schema()), VoteType::ALL);
+        assert_eq!(names(Sort::schema()), Sort::ALL);
+        assert_eq!(serde_json::to_value(Status::UnderReview).unwrap(), "under_review");
     }
 
     #[test]

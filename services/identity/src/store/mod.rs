@@ -1,4 +1,12 @@
-//! Rows and the queries shared across identity's areas.
+//! Identity's SQL: rows and queries, by area. Every tenant-scoped statement filters by
+//! organization.
+
+pub mod api_keys;
+pub mod directory;
+pub mod invitations;
+pub mod members;
+pub mod orgs;
+pub mod throttle;
 
 use chrono::{DateTime, Utc};
 use platform::auth::Role;
@@ -7,7 +15,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// A user as clients see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -18,7 +26,7 @@ pub struct User {
 }
 
 /// An organization as clients see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Organization {
     pub id: Uuid,
     pub name: String,
@@ -26,8 +34,11 @@ pub struct Organization {
     pub description: Option<String>,
     pub logo_url: Option<String>,
     pub website_url: Option<String>,
+    #[schema(schema_with = crate::http::schema::plan)]
     pub plan: String,
+    #[schema(schema_with = crate::http::schema::org_status)]
     pub status: String,
+    #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -147,6 +158,100 @@ pub async fn consume_one_time_token(
     .bind(token_hash)
     .fetch_optional(conn)
     .await
+}
+
+/// Marks `user`'s address verified; their id and email when it was not yet.
+pub async fn mark_email_verified(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<(Uuid, String)>> {
+    sqlx::query_as("UPDATE users SET email_verified = true WHERE id = $1 AND NOT email_verified RETURNING id, email")
+        .bind(user)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Sets a new password and lifts any lockout of the address.
+pub async fn set_password(conn: &mut PgConnection, user: Uuid, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user)
+        .bind(password_hash)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM login_throttle WHERE email = (SELECT lower(email) FROM users WHERE id = $1)")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The organization and role `user` signs in to: the one named by slug or id, else the first
+/// joined.
+pub async fn sign_in_membership(
+    conn: &mut PgConnection,
+    user: Uuid,
+    organization: Option<&str>,
+) -> sqlx::Result<Option<(Uuid, String)>> {
+    sqlx::query_as(
+        "SELECT m.organization_id, m.role FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+         WHERE m.user_id = $1 AND ($2::text IS NULL OR o.slug = $2 OR o.id::text = $2) \
+         ORDER BY m.created_at LIMIT 1",
+    )
+    .bind(user)
+    .bind(organization)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether an organization has `slug`.
+pub async fn slug_taken(conn: &mut PgConnection, slug: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organizations WHERE slug = $1)").bind(slug).fetch_one(conn).await
+}
+
+/// Whether `user` has session `id` (of any state).
+pub async fn owns_session(conn: &mut PgConnection, user: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2)")
+        .bind(id)
+        .bind(user)
+        .fetch_one(conn)
+        .await
+}
+
+/// The caller's user (none for an API key), organization and memberships, as JSON built by
+/// the database in one round trip.
+pub async fn profile(
+    conn: &mut PgConnection,
+    user: Option<Uuid>,
+    org: Uuid,
+) -> sqlx::Result<(Option<serde_json::Value>, Option<serde_json::Value>, serde_json::Value)> {
+    sqlx::query_as(&format!(
+        "SELECT \
+           (SELECT to_jsonb(u) FROM (SELECT {USER_COLUMNS} FROM users WHERE id = $1) u), \
+           (SELECT to_jsonb(o) FROM (SELECT {ORG_COLUMNS} FROM organizations WHERE id = $2) o), \
+           COALESCE((SELECT jsonb_agg(jsonb_build_object( \
+               'organization', jsonb_build_object('id', o.id, 'slug', o.slug, 'name', o.name), \
+               'role', m.role) ORDER BY m.created_at) \
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1), '[]')"
+    ))
+    .bind(user)
+    .bind(org)
+    .fetch_one(conn)
+    .await
+}
+
+/// One membership as `/v1/me` lists it. Schema only: [`profile`] builds it as JSON.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MembershipView {
+    organization: OrgRef,
+    #[schema(schema_with = crate::http::schema::role)]
+    role: String,
+}
+
+/// An organization named in a membership. Schema only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct OrgRef {
+    id: Uuid,
+    slug: String,
+    name: String,
 }
 
 /// Tables of one-time tokens.

@@ -1,0 +1,196 @@
+//! Starts identity, feedback and the webhooks dispatcher in this process, each from its library
+//! on a fresh database and a runtime of its own, all on one NATS prefix, wired to each other as
+//! in production (feedback and the dispatcher authenticate through identity's gRPC).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+
+use platform::config::Env;
+use secrecy::ExposeSecret;
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+/// A service on a runtime of its own, so that killing it drops every task it spawned at once —
+/// requests in flight, claimed leases, pulled but unacked messages — as `kill -9` would.
+pub struct Process {
+    runtime: Option<Runtime>,
+}
+
+impl Process {
+    fn new(name: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        Self { runtime: Some(runtime) }
+    }
+
+    /// Runs the future `start` makes on this process's runtime; what it spawns lives there too.
+    /// The future is made and driven on a thread of its own: the services' `build` futures are
+    /// not provably `Send` (a rustc limitation with sqlx executors), so they cannot be spawned.
+    async fn run<T, F, Fut>(&self, start: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T>,
+    {
+        let handle = self.runtime.as_ref().expect("a live process").handle().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(handle.block_on(start()));
+        });
+        rx.await.expect("the service starts")
+    }
+
+    /// No grace period: every task stops where it is.
+    pub fn kill(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The three services, reachable over HTTP at these base URLs.
+pub struct Stack {
+    pub identity: String,
+    pub feedback: String,
+    pub dispatcher: String,
+    pub http: reqwest::Client,
+    dispatcher_env: HashMap<String, String>,
+    dispatcher_process: Process,
+    _services: Vec<Process>,
+    attachments: PathBuf,
+}
+
+/// Reports a service that stopped on its own: the test would otherwise only time out.
+async fn watch(name: &'static str, run: impl Future<Output = anyhow::Result<()>>) {
+    if let Err(err) = run.await {
+        eprintln!("{name} stopped: {err:#}");
+    }
+}
+
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+impl Stack {
+    /// On the shared test NATS server.
+    pub async fn start() -> Self {
+        Self::start_on(&platform::testing::nats_url()).await
+    }
+
+    pub async fn start_on(nats_url: &str) -> Self {
+        platform::telemetry::init_for_tests();
+        let prefix = platform::testing::unique_prefix();
+        let service_token = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+        let common = |db: &str, connections: &str| {
+            vars(&[
+                ("SWITCHBOARD_ENV", "development"),
+                ("SERVICE_TOKEN", &service_token),
+                ("HTTP_ADDR", "127.0.0.1:0"),
+                ("GRPC_ADDR", "127.0.0.1:0"),
+                ("DATABASE_URL", db),
+                ("DATABASE_MAX_CONNECTIONS", connections),
+                ("NATS_URL", nats_url),
+                ("NATS_PREFIX", &prefix),
+            ])
+        };
+
+        let db = platform::testing::fresh_database("e2e_identity").await.expect("identity database");
+        let mut env = common(db.expose_secret(), "5");
+        // Cheap hashes keep the suite fast; production uses the OWASP parameters.
+        env.extend(vars(&[("ARGON2_MEMORY_KIB", "256"), ("ARGON2_ITERATIONS", "1")]));
+        let config = identity::Config::from_env(Env::from_map(env)).expect("identity config");
+        let identity = Process::new("identity");
+        let (identity_http, identity_grpc) = identity
+            .run(move || async move {
+                let app = identity::Application::build(config).await.expect("identity builds");
+                let addrs = (app.http_addr(), app.grpc_addr());
+                tokio::spawn(watch("identity", app.run_until_stopped(CancellationToken::new())));
+                addrs
+            })
+            .await;
+        let identity_grpc = format!("http://{identity_grpc}");
+
+        let db = platform::testing::fresh_database("e2e_feedback").await.expect("feedback database");
+        let attachments = std::env::temp_dir().join(format!("e2e-attachments-{}", uuid::Uuid::new_v4().simple()));
+        let mut env = common(db.expose_secret(), "8");
+        env.extend(vars(&[("IDENTITY_GRPC_URL", &identity_grpc), ("ATTACHMENTS_DIR", &attachments.to_string_lossy())]));
+        let config = feedback::Config::from_env(Env::from_map(env)).expect("feedback config");
+        let feedback = Process::new("feedback");
+        let feedback_http = feedback
+            .run(move || async move {
+                let app = feedback::Application::build(config).await.expect("feedback builds");
+                let addr = app.http_addr();
+                tokio::spawn(watch("feedback", app.run_until_stopped(CancellationToken::new())));
+                addr
+            })
+            .await;
+
+        let db = platform::testing::fresh_database("e2e_webhooks").await.expect("dispatcher database");
+        let mut dispatcher_env = common(db.expose_secret(), "8");
+        dispatcher_env.extend(vars(&[
+            ("IDENTITY_GRPC_URL", &identity_grpc),
+            ("DEV_MAILBOX", "true"),
+            // The receiver is a local server: allow loopback, as the local run command does.
+            ("WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
+            ("WEBHOOK_RETRY_SCHEDULE_SECS", "0,0.5,1,1,2,2,4,4"),
+            ("WEBHOOK_RETRY_JITTER", "0"),
+            ("WEBHOOK_TIMEOUT_SECS", "2"),
+            // Short, so a killed replica's claimed deliveries come back soon.
+            ("WEBHOOK_LEASE_SECS", "3"),
+        ]));
+        let (dispatcher_process, dispatcher) = start_dispatcher(&dispatcher_env).await;
+        Self {
+            identity: format!("http://{identity_http}"),
+            feedback: format!("http://{feedback_http}"),
+            dispatcher,
+            http: reqwest::Client::new(),
+            dispatcher_env,
+            dispatcher_process,
+            _services: vec![identity, feedback],
+            attachments,
+        }
+    }
+
+    /// Kills the dispatcher without grace, as `kill -9` would.
+    pub fn kill_dispatcher(&mut self) {
+        self.dispatcher_process.kill();
+    }
+
+    /// A new dispatcher replica on the same database and prefix; clients talk to it from now on.
+    pub async fn start_new_dispatcher(&mut self) {
+        let (process, base) = start_dispatcher(&self.dispatcher_env).await;
+        self.dispatcher_process = process;
+        self.dispatcher = base;
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.attachments);
+    }
+}
+
+async fn start_dispatcher(env: &HashMap<String, String>) -> (Process, String) {
+    let config = webhooks_dispatcher::Config::from_env(Env::from_map(env.clone())).expect("dispatcher config");
+    let process = Process::new("dispatcher");
+    let addr = process
+        .run(move || async move {
+            let app = webhooks_dispatcher::Application::build(config).await.expect("the dispatcher builds");
+            let addr = app.http_addr();
+            tokio::spawn(watch("dispatcher", app.run_until_stopped(CancellationToken::new())));
+            addr
+        })
+        .await;
+    (process, format!("http://{addr}"))
+}
