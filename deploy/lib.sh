@@ -127,3 +127,49 @@ service_ports() {
     *) echo "no ports assigned to service '$1' (add it to service_ports in deploy/lib.sh)" >&2; return 1 ;;
   esac
 }
+
+# render_edge_conf DIR LISTEN NAME=PORT...: write DIR/nginx.conf from the edge template for the
+# given services (HTTP ports), listening on LISTEN, plus the edge-errors.conf it includes. Blocks
+# of services not given are dropped, so nginx never routes to (or fails to start on) a service
+# that is not there. Start it with `nginx -p DIR/ -c nginx.conf` (it keeps its files in DIR).
+render_edge_conf() {
+  local dir=$1 listen=$2
+  shift 2
+  mkdir -p "$dir/logs" "$dir/tmp"
+  awk -v ports="$*" -v listen="$listen" '
+    BEGIN { n = split(ports, kv, " "); for (i = 1; i <= n; i++) { split(kv[i], p, "="); port[p[1]] = p[2] } }
+    /^# >>> / { cur = $3; next }
+    /^# <<< / { cur = ""; next }
+    cur != "" && !(cur in port) { next }
+    cur != "" { gsub(/@HTTP_PORT@/, port[cur]) }
+    { gsub(/@LISTEN@/, listen); print }
+  ' "$ROOT/deploy/nginx/edge.conf.template" >"$dir/nginx.conf"
+  cp "$ROOT/deploy/nginx/edge-errors.conf" "$dir/edge-errors.conf"
+}
+
+# free_port: print a TCP port nothing on 127.0.0.1 listens on now (for test-only listeners),
+# below Linux's ephemeral range (32768+) so no outgoing connection takes it before the bind.
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 12000))
+    port_open 127.0.0.1 "$port" || { echo "$port"; return 0; }
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# take_port VAR: set VAR to a free port no earlier take_port of this script handed out (two
+# free_port calls may pick the same one, since nothing binds it in between).
+_TAKEN_PORTS=" "
+take_port() {
+  local -n _port_var=$1 # names of its own locals start with _port_ so the caller's VAR is reached
+  local _port_new
+  while :; do
+    _port_new=$(free_port) || return 1
+    case $_TAKEN_PORTS in *" $_port_new "*) continue ;; esac
+    _TAKEN_PORTS+="$_port_new "
+    _port_var=$_port_new
+    return 0
+  done
+}

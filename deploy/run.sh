@@ -51,24 +51,6 @@ wait_ready() {
   done
 }
 
-# Render the edge config: keep only blocks of existing services and fill in their ports,
-# so nginx never routes to (or fails to start on) a service that is not there.
-render_edge_conf() {
-  local name http grpc ports=""
-  for name in "${SERVICES[@]}"; do
-    read -r http grpc < <(service_ports "$name")
-    ports+="$name=$http "
-  done
-  awk -v ports="$ports" '
-    BEGIN { n = split(ports, kv, " "); for (i = 1; i <= n; i++) { split(kv[i], p, "="); port[p[1]] = p[2] } }
-    /^# >>> / { cur = $3; next }
-    /^# <<< / { cur = ""; next }
-    cur != "" && !(cur in port) { next }
-    cur != "" { gsub(/@HTTP_PORT@/, port[cur]) }
-    { print }
-  ' deploy/nginx/edge.conf.template >"$RUN_DIR/nginx.conf"
-}
-
 log "PostgreSQL, NATS, nginx"
 ensure_postgres
 ensure_nats
@@ -93,12 +75,17 @@ for name in "${SERVICES[@]}"; do
 done
 ! port_open 127.0.0.1 8080 || die "port 8080 (edge) is already in use"
 
-# Development settings: webhooks may target local receivers (loopback allowed; link-local never),
-# and mail is kept at /v1/dev/mailbox instead of being sent. Production config sets neither.
+# Development settings: SWITCHBOARD_ENV=development lets the services use development defaults for
+# the secrets production must set (SECRETS_KEYS, VOTER_KEY_SECRET) and allows DEV_MAILBOX;
+# every service shares one SERVICE_TOKEN for internal gRPC. Webhooks may target local receivers
+# (loopback allowed; link-local never), and mail is kept at /v1/dev/mailbox instead of being
+# sent. Production config sets none of these.
 log "starting services"
 for name in "${SERVICES[@]}"; do
   read -r http grpc < <(service_ports "$name")
   start "$name" env \
+    SWITCHBOARD_ENV=development \
+    SERVICE_TOKEN=local-development-service-token \
     HTTP_ADDR="127.0.0.1:$http" \
     GRPC_ADDR="127.0.0.1:$grpc" \
     DATABASE_URL="postgres://postgres@$PG_HOST:$PG_PORT/${name//-/_}" \
@@ -112,7 +99,12 @@ for name in "${SERVICES[@]}"; do
 done
 
 log "starting edge (nginx) on $EDGE"
-render_edge_conf
+edge_ports=()
+for name in "${SERVICES[@]}"; do
+  read -r http grpc < <(service_ports "$name")
+  edge_ports+=("$name=$http")
+done
+render_edge_conf "$RUN_DIR" "$EDGE" "${edge_ports[@]}"
 # -e: nginx's early error log, before it has read the config (the default is under /var/log).
 "$NGINX" -t -q -p "$RUN_DIR/" -e "$RUN_DIR/logs/edge-error.log" -c nginx.conf
 start edge "$NGINX" -p "$RUN_DIR/" -e "$RUN_DIR/logs/edge-error.log" -c nginx.conf

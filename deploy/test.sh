@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the workspace's tests against a real PostgreSQL and NATS JetStream (DESIGN §8),
-# then a validation of docker-compose.yml. Every step runs even if an earlier one failed, and the
-# script exits non-zero if any did.
+# the edge's own error answers against a real nginx, a bounded schemathesis pass against every
+# service, then a validation of docker-compose.yml. Every step runs even if an earlier one failed,
+# and the script exits non-zero if any did.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -43,6 +44,14 @@ else
   log "cargo test --workspace --no-fail-fast (cargo-nextest is not installed)"
   cargo test --workspace --no-fail-fast || FAILED+=(tests)
 fi
+
+log "edge: errors nginx answers itself (deploy/tests/edge.sh)"
+bash deploy/tests/edge.sh || FAILED+=(edge)
+
+# After the tests on purpose: their build leaves most of the debug binaries' dependencies built.
+# Bounded (fixed seed and examples, FUZZ_SERVICE_TIMEOUT_SECS per service) so CI's 90 minutes hold.
+log "fuzz: schemathesis against every service (deploy/fuzz.sh)"
+bash deploy/fuzz.sh || FAILED+=(fuzz)
 
 # `config -q` parses and interpolates the file without a Docker engine, which catches broken
 # YAML, anchors, unknown keys and missing build contexts before anyone runs `up`.

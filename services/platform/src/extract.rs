@@ -36,18 +36,59 @@ where
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     reject_nul_in_json(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_data() {
-            let field = if path == "." { "body".to_owned() } else { path };
-            Problem::validation(vec![FieldError::new(field, clean_serde_message(&inner))])
-        } else {
-            Problem::bad_request(format!("malformed JSON: {inner}"))
+    let parsed = serde_path_to_error::deserialize(&mut de);
+    match parsed {
+        Ok(value) => {
+            de.end().map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+            Ok(value)
         }
-    })?;
-    de.end().map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
-    Ok(value)
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if !inner.is_data() {
+                return Err(Problem::bad_request(format!("malformed JSON: {inner}")));
+            }
+            // JSON Schema (and JavaScript) count `4.0` as the integer 4; serde does not. Only on
+            // this slow path is the document re-read with whole floats as integers.
+            if let Some(value) = retry_with_whole_numbers(bytes) {
+                return Ok(value);
+            }
+            let field = if path == "." { "body".to_owned() } else { path };
+            Err(Problem::validation(vec![FieldError::new(field, clean_serde_message(&inner))]))
+        }
+    }
+}
+
+/// `T` from `bytes` after turning every float without a fraction into an integer, if that
+/// changes anything and then fits.
+fn retry_with_whole_numbers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !integralize(&mut value) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
+/// Rewrites whole floats (`4.0`, `1e3`) within i64 range as integers; whether any was found.
+fn integralize(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Exactly representable integers only (|f| < 2^53), so nothing is rounded.
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *value = Value::from(i);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |found, v| integralize(v) || found),
+        Value::Object(map) => map.values_mut().fold(false, |found, v| integralize(v) || found),
+        _ => false,
+    }
 }
 
 /// PostgreSQL cannot store U+0000 in text, so a string carrying it is refused at the boundary,
@@ -224,6 +265,19 @@ mod tests {
         assert_eq!(err.errors[0].field, "tags[1]");
         let err = parse_json::<Body>(br#"{"name":"\u0000","tags":[]}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "name");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Order {
+        sort_order: i32,
+    }
+
+    #[test]
+    fn whole_floats_are_integers_and_fractions_are_not() {
+        assert_eq!(parse_json::<Order>(br#"{"sort_order": 4559.0}"#).unwrap().sort_order, 4559);
+        assert_eq!(parse_json::<Order>(br#"{"sort_order": 1e3}"#).unwrap().sort_order, 1000);
+        let err = parse_json::<Order>(br#"{"sort_order": 1.5}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "sort_order");
     }
 
     #[test]
