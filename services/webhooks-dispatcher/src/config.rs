@@ -5,6 +5,7 @@ use std::time::Duration;
 use platform::config::{CommonConfig, ConfigError, Env};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::smtp::SEND_LIMIT as SMTP_SEND_LIMIT;
 use crate::ssrf::Cidr;
 
 /// Development only: a well-known key, so a fresh checkout runs without configuration.
@@ -41,9 +42,16 @@ pub struct Config {
     pub dev_mailbox: bool,
     pub user_agent: String,
     /// Keys that encrypt endpoint secrets at rest: `id:base64(32 bytes)`, comma-separated, the
-    /// first encrypting. The development default must be replaced in production.
+    /// first encrypting. Required outside development; development has a well-known default.
     pub secrets_keys: SecretString,
     pub secrets_keys_default: bool,
+    /// Mails sent at once per replica (each over its own SMTP connection, none holding a
+    /// database connection).
+    pub mail_concurrency: usize,
+    /// How long a replica owns an outgoing mail it is sending; longer than a send can take.
+    pub mail_lease: Duration,
+    /// Attempts of one mail before it is parked in the dead-letter table.
+    pub mail_max_attempts: i32,
 }
 
 impl Config {
@@ -66,7 +74,6 @@ impl Config {
             }
         }
         let config = Self {
-            common,
             retry_schedule,
             retry_jitter: env.get("WEBHOOK_RETRY_JITTER", 0.1),
             request_timeout: env.seconds("WEBHOOK_TIMEOUT_SECS", Duration::from_secs(15)),
@@ -81,12 +88,29 @@ impl Config {
             smtp_url: env.optional("SMTP_URL").map(SecretString::from),
             mail_from: env.string("MAIL_FROM", "Switchboard <no-reply@switchboard.local>"),
             dev_mailbox: env.flag("DEV_MAILBOX", false),
+            mail_concurrency: env.get("MAIL_CONCURRENCY", 8),
+            mail_lease: env.seconds("MAIL_LEASE_SECS", Duration::from_secs(120)),
+            mail_max_attempts: env.get("MAIL_MAX_ATTEMPTS", 8),
             user_agent: env.string("WEBHOOK_USER_AGENT", "Switchboard-Webhooks/1.0"),
             secrets_keys_default: env.optional("SECRETS_KEYS").is_none(),
-            secrets_keys: env.secret("SECRETS_KEYS", DEVELOPMENT_KEY),
+            secrets_keys: env.production_secret("SECRETS_KEYS", common.environment, DEVELOPMENT_KEY),
+            common,
         };
-        if let Err(e) = platform::crypto::KeyRing::parse(&config.secrets_keys) {
-            env.invalid("SECRETS_KEYS", &e);
+        if config.dev_mailbox && !config.common.is_development() {
+            // The mailbox shows one-time links to anyone who asks: never in production.
+            env.invalid("DEV_MAILBOX", "only allowed with SWITCHBOARD_ENV=development");
+        }
+        if config.mail_concurrency == 0 || config.mail_max_attempts < 1 || config.mail_lease < SMTP_SEND_LIMIT {
+            env.invalid(
+                "MAIL_CONCURRENCY",
+                "MAIL_CONCURRENCY and MAIL_MAX_ATTEMPTS must be positive, MAIL_LEASE_SECS longer than a send (60 s)",
+            );
+        }
+        // An unset key in production is already reported as missing.
+        if !config.secrets_keys.expose_secret().is_empty() {
+            if let Err(e) = platform::crypto::KeyRing::parse(&config.secrets_keys) {
+                env.invalid("SECRETS_KEYS", &e);
+            }
         }
         if let Some(url) = &config.smtp_url {
             if let Err(e) = crate::smtp::Smtp::parse(url.expose_secret(), &config.mail_from) {
@@ -107,5 +131,35 @@ impl Config {
         }
         env.finish()?;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_env(Env::from_map(vars))
+    }
+
+    #[test]
+    fn production_needs_its_keys_and_refuses_the_mailbox() {
+        let err = read(&[("SERVICE_TOKEN", "t")]).unwrap_err().to_string();
+        assert!(err.contains("SECRETS_KEYS: required outside development"), "{err}");
+        let keys = "k1:c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQta2V5LTMyYmI=";
+        let err =
+            read(&[("SERVICE_TOKEN", "t"), ("SECRETS_KEYS", keys), ("DEV_MAILBOX", "true")]).unwrap_err().to_string();
+        assert!(err.contains("DEV_MAILBOX") && !err.contains("SECRETS_KEYS"), "{err}");
+        let config = read(&[("SERVICE_TOKEN", "t"), ("SECRETS_KEYS", keys)]).unwrap();
+        assert!(!config.dev_mailbox && !config.secrets_keys_default);
+    }
+
+    #[test]
+    fn development_has_defaults_and_the_mailbox() {
+        let config = read(&[("SWITCHBOARD_ENV", "development"), ("DEV_MAILBOX", "true")]).unwrap();
+        assert!(config.dev_mailbox && config.secrets_keys_default);
     }
 }

@@ -48,7 +48,7 @@ pub async fn record(pool: &PgPool, config: &Config, outcomes: Vec<(Claimed, Outc
                 counted.push(1);
                 succeeded_endpoints.insert(d.endpoint_id);
             }
-            Outcome::Failed { status, body, error, retry_after, took } => {
+            Outcome::Failed { status, body, error, retry_after, took, .. } => {
                 let code = status.map(i32::from);
                 push_attempt(&mut attempt_rows, d.id, now, code, body.clone(), *took, error.clone());
                 let failed_attempts = usize::try_from(d.attempts).unwrap_or(0) + 1;

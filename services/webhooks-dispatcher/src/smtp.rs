@@ -14,6 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// The longest one mail's SMTP conversation may take before it counts as failed (the sender's
+/// lease on the mail must be longer).
+pub const SEND_LIMIT: Duration = Duration::from_secs(60);
+
 /// Where and as whom mail is sent.
 #[derive(Debug, Clone)]
 pub struct Smtp {
@@ -45,8 +49,14 @@ impl Smtp {
         Ok(Self { host, port, tls, credentials, from: from.to_owned() })
     }
 
-    /// Sends one mail; `Ok` once the server accepted it.
+    /// Sends one mail within [`SEND_LIMIT`]; `Ok` once the server accepted it.
     pub async fn send(&self, mail: &MailSend) -> anyhow::Result<()> {
+        tokio::time::timeout(SEND_LIMIT, self.send_unbounded(mail))
+            .await
+            .map_err(|_| anyhow::anyhow!("the SMTP conversation took longer than {} s", SEND_LIMIT.as_secs()))?
+    }
+
+    async fn send_unbounded(&self, mail: &MailSend) -> anyhow::Result<()> {
         for field in [&mail.to, &mail.subject] {
             if field.contains(['\r', '\n']) {
                 bail!("a mail header may not contain a line break");
@@ -164,6 +174,7 @@ mod tests {
             template: "password_reset".into(),
             subject: "Reset".into(),
             link: Some("http://x/reset?token=abc".into()),
+            link_expires_at: None,
             variables: Default::default(),
         };
         let text = render("a@b", &m);

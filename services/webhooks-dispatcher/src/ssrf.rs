@@ -1,5 +1,6 @@
 //! Where deliveries may go. A host is resolved and every private, loopback, link-local, CGNAT,
-//! unique-local, multicast, unspecified or IPv4-mapped/compatible address is refused unless an
+//! unique-local, site-local, multicast, unspecified, benchmarking, documentation (TEST-NET),
+//! discard-only or IPv4-mapped/compatible address is refused unless an
 //! allowed network contains it — except link-local (cloud metadata), refused always. The HTTP
 //! client resolves through [`VettedResolver`], so the connection goes to the address that was
 //! checked: a DNS answer that changes between check and connect (rebinding) changes nothing.
@@ -62,6 +63,11 @@ pub fn private_kind(ip: IpAddr) -> Option<&'static str> {
                 Some("unspecified")
             } else if s[0] & 0xfe00 == 0xfc00 {
                 Some("unique-local")
+            } else if s[0] & 0xffc0 == 0xfec0 {
+                // Deprecated site-local (RFC 3879): still routed inside some networks.
+                Some("site-local")
+            } else if s[..4] == [0x100, 0, 0, 0] {
+                Some("discard-only")
             } else if s[0] & 0xffc0 == 0xfe80 {
                 Some("link-local")
             } else if s[0] & 0xff00 == 0xff00 {
@@ -90,6 +96,11 @@ fn v4_kind(v4: Ipv4Addr) -> Option<&'static str> {
         Some("CGNAT")
     } else if v4.is_multicast() {
         Some("multicast")
+    } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
+        // 198.18.0.0/15: benchmarking networks, often internal lab or appliance ranges.
+        Some("benchmarking")
+    } else if matches!((o[0], o[1], o[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113)) {
+        Some("documentation (TEST-NET)")
     } else if v4.is_broadcast() || o[0] == 0 || o[0] >= 240 || (o[0] == 192 && o[1] == 0 && o[2] == 0) {
         Some("reserved")
     } else {
@@ -113,15 +124,21 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// `Err(reason)` when deliveries must not go to `ip`.
+    /// `Err(reason)` when deliveries must not go to `ip`; the reason names `ip`, so it is only
+    /// for addresses the caller wrote themselves.
     pub fn check(&self, ip: IpAddr) -> Result<(), String> {
+        self.refusal(ip).map_err(|kind| format!("{ip} is a {kind} address"))
+    }
+
+    /// `Err(kind of address)` when deliveries must not go to `ip`.
+    pub fn refusal(&self, ip: IpAddr) -> Result<(), &'static str> {
         if is_link_local(ip) {
-            return Err(format!("{ip} is link-local (metadata services live there)"));
+            return Err("link-local (metadata services live there)");
         }
         match private_kind(ip) {
             None => Ok(()),
             Some(_) if self.allow.iter().any(|c| c.contains(ip)) => Ok(()),
-            Some(kind) => Err(format!("{ip} is a {kind} address")),
+            Some(kind) => Err(kind),
         }
     }
 
@@ -152,7 +169,11 @@ impl Policy {
             return Err(format!("host {host} does not resolve"));
         }
         for ip in addrs {
-            self.check(ip)?;
+            // The reason names the kind of address, never the address a name resolved to: the
+            // answer must not turn the API into a resolver of internal names.
+            if let Err(kind) = self.refusal(ip) {
+                return Err(format!("must not point to a {kind} address"));
+            }
         }
         Ok(url)
     }
@@ -219,10 +240,28 @@ mod tests {
             "::127.0.0.1",
             "2002:7f00:1::",
             "64:ff9b::a00:1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "192.0.2.10",
+            "198.51.100.7",
+            "203.0.113.200",
+            "fec0::1",
+            "feff::1",
+            "100::1",
+            "100::ffff:ffff:ffff:ffff",
         ] {
             assert!(refused(&p, ip), "{ip} should be refused");
         }
-        for ip in ["93.184.216.34", "2606:4700:4700::1111", "8.8.8.8"] {
+        // Neighbours of the refused ranges stay reachable.
+        for ip in [
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "8.8.8.8",
+            "198.20.0.1",
+            "198.17.255.255",
+            "192.0.3.1",
+            "100:0:0:1::1",
+        ] {
             assert!(!refused(&p, ip), "{ip} should be allowed");
         }
     }
@@ -249,6 +288,10 @@ mod tests {
         ] {
             assert!(p.check_url(bad).await.is_err(), "{bad}");
         }
+        // The reason never shows the address a name resolved to.
+        let reason = p.check_url("http://localhost/").await.unwrap_err();
+        assert!(!reason.contains("127.0.0.1") && !reason.contains("::1"), "{reason}");
+        assert!(reason.contains("loopback"), "{reason}");
         let local = Policy { allow: vec!["127.0.0.0/8".parse().unwrap()] };
         assert!(local.check_url("http://127.0.0.1:8080/hook").await.is_ok());
     }

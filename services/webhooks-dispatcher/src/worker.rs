@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use platform::bus::CloudEvent;
 use rand::Rng;
 use serde_json::json;
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::limits::Limits;
+use crate::metrics::DeliveryMetrics;
 use crate::signing;
 use crate::ssrf::{self, Policy};
 
@@ -35,6 +36,7 @@ pub struct Claimed {
     pub event_type: String,
     pub payload: Option<String>,
     pub attempts: i32,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -55,6 +57,8 @@ pub enum Outcome {
         took: Duration,
     },
     Failed {
+        /// For the attempts metric: `http_error`, `timeout`, `connect_error`, ….
+        kind: &'static str,
         status: Option<u16>,
         body: Option<String>,
         error: Option<String>,
@@ -65,9 +69,11 @@ pub enum Outcome {
     Deferred(Duration),
 }
 
-/// Builds the HTTP client deliveries use: no redirects, vetted DNS, the configured timeout.
+/// Builds the HTTP client deliveries use: no redirects, vetted DNS, the configured timeout, and
+/// no proxy whatever `HTTP(S)_PROXY` say: a proxy resolves names itself, past the vetted resolver.
 pub fn client(config: &Config, policy: Arc<Policy>) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(config.request_timeout)
         .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
@@ -85,6 +91,7 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     pub limits: Arc<Limits>,
     pub keys: Arc<platform::crypto::KeyRing>,
+    pub metrics: Arc<DeliveryMetrics>,
 }
 
 impl Worker {
@@ -92,12 +99,8 @@ impl Worker {
         let this = Arc::new(self);
         let in_flight = Arc::new(Semaphore::new(this.config.max_in_flight));
         let mut tasks = JoinSet::new();
-        let mut listener: Option<PgListener> = None;
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            if listener.is_none() {
-                listener = listen(&this.pool).await;
-            }
             let room = in_flight.available_permits().min(usize::try_from(this.config.batch_size).unwrap_or(256));
             if room == 0 {
                 tokio::select! {
@@ -115,14 +118,12 @@ impl Worker {
                 }
             };
             if claimed.is_empty() {
+                // Woken by new deliveries (ingest, the API, or NOTIFY from another replica);
+                // retries come due without a wake-up, hence the short poll.
                 let notified = this.wake.notified();
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = notified => {}
-                    ok = recv(&mut listener) => if !ok {
-                        listener = None;
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    },
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                 }
                 continue;
@@ -153,7 +154,8 @@ impl Worker {
                       WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending')) \
                ORDER BY d.next_attempt_at, d.sequence LIMIT $1 FOR UPDATE OF d SKIP LOCKED) \
              UPDATE deliveries d SET leased_until = now() + make_interval(secs => $2) FROM due WHERE d.id = due.id \
-             RETURNING d.id, d.endpoint_id, d.organization_id, d.event_id, d.event_type, d.payload::text AS payload, d.attempts",
+             RETURNING d.id, d.endpoint_id, d.organization_id, d.event_id, d.event_type, d.payload::text AS payload, d.attempts, \
+               d.created_at",
         )
         .bind(i64::try_from(n).unwrap_or(256))
         .bind(self.config.lease.as_secs_f64())
@@ -180,6 +182,7 @@ impl Worker {
                 let outcome = match target {
                     Some(t) => self.attempt(&d, &t).await,
                     None => Outcome::Failed {
+                        kind: "endpoint_deleted",
                         status: None,
                         body: None,
                         error: Some("endpoint deleted".into()),
@@ -193,6 +196,18 @@ impl Worker {
         .buffer_unordered(usize::MAX)
         .collect::<Vec<_>>()
         .await;
+        let now = Utc::now();
+        for (d, outcome) in &outcomes {
+            match outcome {
+                Outcome::Delivered { took, .. } => {
+                    self.metrics.attempt("success", *took);
+                    let latency = (now - d.created_at).to_std().unwrap_or_default();
+                    self.metrics.delivery_latency.observe(latency.as_secs_f64());
+                }
+                Outcome::Failed { kind, took, .. } => self.metrics.attempt(kind, *took),
+                Outcome::Deferred(_) => {}
+            }
+        }
         crate::outcomes::record(&self.pool, &self.config, outcomes).await
     }
 
@@ -202,10 +217,24 @@ impl Worker {
         match self.keys.decrypt(sealed, row.as_bytes()) {
             Ok(secret) => signing::key_of(&secret).ok(),
             Err(err) => {
-                tracing::error!(error = %err, "an endpoint secret does not decrypt; check SECRETS_KEYS");
+                tracing::error!(secret = %row, error = %err, "an endpoint secret does not decrypt; check SECRETS_KEYS");
                 None
             }
         }
+    }
+
+    /// Every active secret's key, or why the delivery must not be sent: a receiver may verify
+    /// with any of them (rotation), so signing with fewer could fail where it should not, and
+    /// an empty `webhook-signature` would be worse.
+    fn signing_keys(&self, t: &Target) -> Result<Vec<Vec<u8>>, String> {
+        if t.secrets.is_empty() {
+            return Err("the endpoint has no signing secret; nothing was sent".to_owned());
+        }
+        t.secrets.iter().map(|s| self.secret_key(s)).collect::<Option<Vec<_>>>().ok_or_else(|| {
+            "the endpoint's signing secret could not be decrypted with this replica's keys \
+             (SECRETS_KEYS); nothing was sent"
+                .to_owned()
+        })
     }
 
     /// One signed POST, within the endpoint's limits.
@@ -220,21 +249,25 @@ impl Worker {
             return Outcome::Deferred(Duration::from_millis(100));
         };
         let started = Instant::now();
-        let failed = |error: String| Outcome::Failed {
+        let failed = |kind: &'static str, error: String| Outcome::Failed {
+            kind,
             status: None,
             body: None,
             error: Some(error),
             retry_after: None,
             took: started.elapsed(),
         };
-        let Ok(url) = reqwest::Url::parse(&t.url) else { return failed("invalid URL".into()) };
+        let Ok(url) = reqwest::Url::parse(&t.url) else { return failed("refused", "invalid URL".into()) };
         if let Some(ip) = ssrf::literal_ip(&url) {
             if let Err(reason) = self.policy.check(ip) {
-                return failed(format!("refused: {reason}"));
+                return failed("refused", format!("refused: {reason}"));
             }
         }
+        let keys = match self.signing_keys(t) {
+            Ok(keys) => keys,
+            Err(error) => return failed("secret_unavailable", error),
+        };
         let body = d.payload.clone().unwrap_or_else(|| json!({"type": d.event_type, "data": null}).to_string());
-        let keys: Vec<Vec<u8>> = t.secrets.iter().filter_map(|s| self.secret_key(s)).collect();
         let timestamp = chrono::Utc::now().timestamp();
         let msg_id = d.id.to_string();
         let signature = signing::header(&keys, &msg_id, timestamp, body.as_bytes());
@@ -251,14 +284,14 @@ impl Worker {
         let response = match response {
             Ok(r) => r,
             Err(e) => {
-                let kind = if e.is_timeout() {
-                    "timed out"
+                let (kind, what) = if e.is_timeout() {
+                    ("timeout", "timed out")
                 } else if e.is_connect() {
-                    "could not connect"
+                    ("connect_error", "could not connect")
                 } else {
-                    "request failed"
+                    ("request_error", "request failed")
                 };
-                return failed(format!("{kind}: {}", error_chain(&e)));
+                return failed(kind, format!("{what}: {}", error_chain(&e)));
             }
         };
         let status = response.status();
@@ -275,6 +308,7 @@ impl Worker {
         } else {
             let honoured = matches!(status.as_u16(), 429 | 503).then_some(retry_after).flatten();
             Outcome::Failed {
+                kind: "http_error",
                 status: Some(status.as_u16()),
                 body: Some(body),
                 error: None,
@@ -309,22 +343,6 @@ async fn read_limited(mut response: reqwest::Response) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let mut l = PgListener::connect_with(pool).await.ok()?;
-    l.listen("deliveries").await.ok()?;
-    Some(l)
-}
-
-async fn recv(listener: &mut Option<PgListener>) -> bool {
-    match listener {
-        Some(l) => l.recv().await.is_ok(),
-        None => {
-            std::future::pending::<()>().await;
-            true
-        }
-    }
-}
-
 /// The delay before attempt `n + 1` after `n` failed attempts, with jitter; `None` when the
 /// schedule is exhausted.
 pub fn next_delay(config: &Config, failed_attempts: usize) -> Option<Duration> {
@@ -337,4 +355,59 @@ pub fn next_delay(config: &Config, failed_attempts: usize) -> Option<Duration> {
 /// An operational event about webhooks (`webhook.*`), for the outbox.
 pub fn operational<T: serde::Serialize>(event_type: &str, org: Uuid, subject: Uuid, data: T) -> CloudEvent<T> {
     CloudEvent::new(SOURCE, event_type, Some(org), Some(subject.to_string()), data)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server answering every connection `200 OK`; counts connections.
+    async fn server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ =
+                        socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    /// The proxy variables are process-wide: this test sets them, so it relies on nextest's
+    /// process per test (no other test in this binary reads them concurrently).
+    #[tokio::test]
+    async fn deliveries_ignore_proxy_variables() {
+        let (proxy, proxied) = server().await;
+        let (target, reached) = server().await;
+        for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+            std::env::set_var(var, format!("http://{proxy}"));
+        }
+        std::env::remove_var("NO_PROXY");
+        std::env::remove_var("no_proxy");
+        let env = platform::config::Env::from_map(
+            [("SWITCHBOARD_ENV", "development")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        );
+        let config = Config::from_env(env).unwrap();
+        let policy = Arc::new(Policy { allow: vec!["127.0.0.0/8".parse().unwrap()] });
+        let client = client(&config, policy).unwrap();
+        // A name, so the vetted resolver is what finds the address (a proxy would resolve it).
+        let url = format!("http://localhost:{}/hook", target.port());
+        let response = client.post(url).body("{}").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(reached.load(Ordering::SeqCst), 1);
+        assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy saw nothing");
+    }
 }

@@ -1,4 +1,5 @@
 //! Endpoints: URL, event filters, limits, order; secrets shown once and rotated with overlap.
+//! Every change is announced (`webhook.endpoint.*`, never with a secret) in its transaction.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -6,64 +7,86 @@ use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::extract::{Json, NoStore, Path};
 use platform::{ApiResult, FieldError, Problem};
+use proto::events::{WEBHOOK_ENDPOINT_CREATED, WEBHOOK_ENDPOINT_DELETED, WEBHOOK_ENDPOINT_UPDATED};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{can_read, can_write};
+use super::{actor, can_read, can_write};
+use crate::store::endpoints::{self as store, Changes, Endpoint};
 use crate::{filters, signing, AppState};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct Endpoint {
-    pub id: Uuid,
-    pub url: String,
-    pub description: Option<String>,
-    pub events: Vec<String>,
-    pub rate_limit_per_second: Option<i32>,
-    pub max_concurrency: i32,
-    pub ordered: bool,
-    pub enabled: bool,
-    pub disabled_reason: Option<String>,
-    pub failing_since: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, url, description, events, rate_limit_per_second, max_concurrency, ordered, enabled, \
-    disabled_reason, failing_since, created_at, updated_at";
-
-#[derive(Serialize)]
+/// An endpoint with its secret: only in the answer that made the secret.
+#[derive(Serialize, ToSchema)]
 pub struct WithSecret {
     #[serde(flatten)]
     endpoint: Endpoint,
-    /// Shown only here.
+    /// `whsec_<base64>`: verify deliveries with it (Standard Webhooks). Shown only here.
     secret: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EndpointBody {
+pub struct CreateEndpoint {
+    /// Where deliveries are POSTed: http(s), no credentials, a public address. (Optional in
+    /// Rust only so that every missing field is reported at once.)
+    #[schema(value_type = String, required = true, format = "uri", max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://")]
     url: Option<String>,
+    #[schema(value_type = Vec<EventFilter>, required = true, min_items = 1, max_items = 100)]
     events: Option<Vec<String>>,
+    #[schema(max_length = 500)]
+    description: Option<String>,
+    /// Requests per second at most; none for no limit.
+    #[schema(minimum = 1, maximum = 10000)]
+    rate_limit_per_second: Option<i32>,
+    /// Requests in flight at most (default 16).
+    #[schema(minimum = 1, maximum = 1000)]
+    max_concurrency: Option<i32>,
+    /// One delivery at a time, in event order (default false).
+    ordered: Option<bool>,
+}
+
+/// Every field optional; `rate_limit_per_second: null` removes the limit.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpoint {
+    #[schema(format = "uri", max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://")]
+    url: Option<String>,
+    #[schema(value_type = Option<Vec<EventFilter>>, min_items = 1, max_items = 100)]
+    events: Option<Vec<String>>,
+    #[schema(max_length = 500)]
     description: Option<String>,
     #[serde(default, deserialize_with = "platform::extract::nullable")]
+    #[schema(minimum = 1, maximum = 10000, nullable, value_type = Option<i32>)]
     rate_limit_per_second: Option<Option<i32>>,
+    #[schema(minimum = 1, maximum = 1000)]
     max_concurrency: Option<i32>,
     ordered: Option<bool>,
 }
 
-async fn parse(state: &AppState, b: &EndpointBody, creating: bool) -> Result<(), Problem> {
+/// What `events` holds: `*`, a family's wildcard (`feedback.*`) or an event type of the
+/// catalog's families ([`filters::valid`]).
+#[derive(ToSchema)]
+#[schema(value_type = String, max_length = 100, pattern = r"^(\*|(identity|feedback|ticket|inbox|billing|webhook)([.][a-z0-9_.]*)?([.][*])?)$")]
+#[allow(dead_code)]
+pub struct EventFilter(String);
+
+/// Checks every field, reporting all that are wrong at once; a create needs `url` and `events`.
+async fn validate(state: &AppState, c: &Changes<'_>, creating: bool) -> Result<(), Problem> {
     let mut errors = Vec::new();
-    match &b.url {
-        Some(url) => {
-            if let Err(reason) = state.policy.check_url(url).await {
-                errors.push(FieldError::new("url", reason));
-            }
-        }
-        None if creating => errors.push(FieldError::new("url", "is required")),
-        None => {}
+    if creating && c.url.is_none() {
+        errors.push(FieldError::new("url", "is required"));
     }
-    match &b.events {
+    if creating && c.events.is_none() {
+        errors.push(FieldError::new("events", "is required"));
+    }
+    if let Some(url) = c.url {
+        if let Err(reason) = state.policy.check_url(url).await {
+            errors.push(FieldError::new("url", reason));
+        }
+    }
+    match c.events {
         Some(events) if events.is_empty() || events.len() > 100 => {
             errors.push(FieldError::new("events", "one to 100 event types or wildcards"))
         }
@@ -73,18 +96,17 @@ async fn parse(state: &AppState, b: &EndpointBody, creating: bool) -> Result<(),
                     .push(FieldError::new("events", format!("{e:?} is not an event type or wildcard of the catalog")));
             }
         }
-        None if creating => errors.push(FieldError::new("events", "is required")),
         None => {}
     }
-    if b.description.as_ref().is_some_and(|d| d.chars().count() > 500) {
+    if c.description.is_some_and(|d| d.chars().count() > 500) {
         errors.push(FieldError::new("description", "at most 500 characters"));
     }
-    if let Some(Some(r)) = b.rate_limit_per_second {
+    if let Some(Some(r)) = c.rate_limit_per_second {
         if !(1..=10_000).contains(&r) {
             errors.push(FieldError::new("rate_limit_per_second", "between 1 and 10000"));
         }
     }
-    if b.max_concurrency.is_some_and(|c| !(1..=1000).contains(&c)) {
+    if c.max_concurrency.is_some_and(|c| !(1..=1000).contains(&c)) {
         errors.push(FieldError::new("max_concurrency", "between 1 and 1000"));
     }
     if errors.is_empty() {
@@ -94,31 +116,29 @@ async fn parse(state: &AppState, b: &EndpointBody, creating: bool) -> Result<(),
     }
 }
 
-/// `POST /v1/webhooks {url, events, description?, rate_limit_per_second?, max_concurrency?, ordered?}`
+/// Creates an endpoint; its signing secret is in this answer only.
+#[utoipa::path(post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = CreateEndpoint,
+    responses((status = 201, description = "Created, with its secret", body = WithSecret)))]
 pub async fn create(
     State(state): State<AppState>,
     p: Principal,
-    Json(b): Json<EndpointBody>,
+    Json(b): Json<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, NoStore<Json<WithSecret>>)> {
     can_write(&p)?;
-    parse(&state, &b, true).await?;
+    let changes = Changes {
+        url: b.url.as_deref(),
+        description: b.description.as_deref(),
+        events: b.events.as_deref(),
+        rate_limit_per_second: Some(b.rate_limit_per_second),
+        max_concurrency: b.max_concurrency,
+        ordered: b.ordered,
+    };
+    validate(&state, &changes, true).await?;
     let secret = signing::new_secret();
     let mut tx = state.pool.begin().await?;
-    let endpoint: Endpoint = sqlx::query_as(&format!(
-        "INSERT INTO endpoints (id, organization_id, url, description, events, rate_limit_per_second, max_concurrency, ordered) \
-         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, 16), COALESCE($8, false)) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(p.org_id)
-    .bind(&b.url)
-    .bind(&b.description)
-    .bind(&b.events)
-    .bind(b.rate_limit_per_second.flatten())
-    .bind(b.max_concurrency)
-    .bind(b.ordered)
-    .fetch_one(&mut *tx)
-    .await?;
+    let endpoint = store::insert(&mut tx, p.org_id, &changes).await?;
     add_secret(&state, &mut tx, endpoint.id, &secret).await?;
+    announce(&mut tx, WEBHOOK_ENDPOINT_CREATED, &p, &endpoint).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, NoStore(Json(WithSecret { endpoint, secret }))))
 }
@@ -127,137 +147,133 @@ pub async fn create(
 async fn add_secret(state: &AppState, conn: &mut PgConnection, endpoint: Uuid, secret: &str) -> anyhow::Result<()> {
     let id = Uuid::now_v7();
     let sealed = state.keys.encrypt(secret, id.to_string().as_bytes())?;
-    sqlx::query("INSERT INTO endpoint_secrets (id, endpoint_id, secret) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(endpoint)
-        .bind(sealed)
-        .execute(conn)
-        .await?;
+    store::insert_secret(conn, id, endpoint, &sealed).await?;
     Ok(())
 }
 
-/// An endpoint of the caller's organization.
-pub async fn find(conn: &mut PgConnection, org: Uuid, id: Uuid) -> ApiResult<Endpoint> {
-    let e: Option<Endpoint> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM endpoints WHERE id = $1 AND organization_id = $2"))
-            .bind(id)
-            .bind(org)
-            .fetch_optional(conn)
-            .await?;
-    e.ok_or_else(|| Problem::not_found("webhook endpoint").into())
+async fn announce(conn: &mut PgConnection, kind: &str, p: &Principal, e: &Endpoint) -> anyhow::Result<()> {
+    let event = crate::worker::operational(kind, p.org_id, e.id, e.event(p.org_id, actor(p)));
+    platform::outbox::emit(conn, &event).await?;
+    Ok(())
 }
 
-#[derive(Serialize)]
+/// An endpoint of the caller's organization, or 404.
+pub async fn find(conn: &mut PgConnection, org: Uuid, id: Uuid) -> ApiResult<Endpoint> {
+    Ok(store::find(conn, org, id).await?.ok_or_else(|| Problem::not_found("webhook endpoint"))?)
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct EndpointList {
+    /// Newest first, at most 1000.
     data: Vec<Endpoint>,
 }
 
-/// `GET /v1/webhooks`.
+/// The organization's endpoints.
+#[utoipa::path(get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks",
+    responses((status = 200, description = "The endpoints", body = EndpointList)))]
 pub async fn list(State(state): State<AppState>, p: Principal) -> ApiResult<Json<EndpointList>> {
     can_read(&p)?;
-    let data = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM endpoints WHERE organization_id = $1 ORDER BY created_at DESC LIMIT 1000"
-    ))
-    .bind(p.org_id)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(EndpointList { data }))
+    Ok(Json(EndpointList { data: store::list(&state.pool, p.org_id).await? }))
 }
 
-/// `GET /v1/webhooks/{id}`.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks",
+    responses((status = 200, description = "The endpoint", body = Endpoint)))]
 pub async fn get(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<Endpoint>> {
     can_read(&p)?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(find(&mut conn, p.org_id, id).await?))
 }
 
-/// `PATCH /v1/webhooks/{id}`.
+/// Changes what is given, leaves the rest.
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", operation_id = "update_webhook", tag = "webhooks", request_body = UpdateEndpoint,
+    responses((status = 200, description = "The endpoint as it is now", body = Endpoint)))]
 pub async fn update(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<Uuid>,
-    Json(b): Json<EndpointBody>,
+    Json(b): Json<UpdateEndpoint>,
 ) -> ApiResult<Json<Endpoint>> {
     can_write(&p)?;
-    parse(&state, &b, false).await?;
-    let e: Option<Endpoint> = sqlx::query_as(&format!(
-        "UPDATE endpoints SET url = COALESCE($3, url), description = COALESCE($4, description), \
-         events = COALESCE($5, events), \
-         rate_limit_per_second = CASE WHEN $6 THEN $7 ELSE rate_limit_per_second END, \
-         max_concurrency = COALESCE($8, max_concurrency), ordered = COALESCE($9, ordered) \
-         WHERE id = $1 AND organization_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(p.org_id)
-    .bind(&b.url)
-    .bind(&b.description)
-    .bind(&b.events)
-    .bind(b.rate_limit_per_second.is_some())
-    .bind(b.rate_limit_per_second.flatten())
-    .bind(b.max_concurrency)
-    .bind(b.ordered)
-    .fetch_optional(&state.pool)
-    .await?;
-    Ok(Json(e.ok_or_else(|| Problem::not_found("webhook endpoint"))?))
+    let changes = Changes {
+        url: b.url.as_deref(),
+        description: b.description.as_deref(),
+        events: b.events.as_deref(),
+        rate_limit_per_second: b.rate_limit_per_second,
+        max_concurrency: b.max_concurrency,
+        ordered: b.ordered,
+    };
+    validate(&state, &changes, false).await?;
+    let mut tx = state.pool.begin().await?;
+    let endpoint =
+        store::update(&mut tx, p.org_id, id, &changes).await?.ok_or_else(|| Problem::not_found("webhook endpoint"))?;
+    announce(&mut tx, WEBHOOK_ENDPOINT_UPDATED, &p, &endpoint).await?;
+    tx.commit().await?;
+    Ok(Json(endpoint))
 }
 
-/// `DELETE /v1/webhooks/{id}`: with its pending deliveries.
+/// Deletes the endpoint with its deliveries, pending ones included.
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     can_write(&p)?;
-    let done = sqlx::query("DELETE FROM endpoints WHERE id = $1 AND organization_id = $2")
-        .bind(id)
-        .bind(p.org_id)
-        .execute(&state.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Problem::not_found("webhook endpoint").into());
-    }
+    let mut tx = state.pool.begin().await?;
+    let url = store::delete(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("webhook endpoint"))?;
+    let data =
+        proto::events::WebhookEndpointDeleted { endpoint_id: id, organization_id: p.org_id, url, actor_id: actor(&p) };
+    let event = crate::worker::operational(WEBHOOK_ENDPOINT_DELETED, p.org_id, id, data);
+    platform::outbox::emit(&mut tx, &event).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn set_enabled(state: &AppState, p: &Principal, id: Uuid, enabled: bool) -> ApiResult<Json<Endpoint>> {
     can_write(p)?;
-    let e: Option<Endpoint> = sqlx::query_as(&format!(
-        "UPDATE endpoints SET enabled = $3, \
-           disabled_reason = CASE WHEN $3 THEN NULL ELSE 'disabled by a user' END, \
-           failing_since = CASE WHEN $3 THEN NULL ELSE failing_since END \
-         WHERE id = $1 AND organization_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(p.org_id)
-    .bind(enabled)
-    .fetch_optional(&state.pool)
-    .await?;
+    let mut tx = state.pool.begin().await?;
+    let endpoint = store::set_enabled(&mut tx, p.org_id, id, enabled)
+        .await?
+        .ok_or_else(|| Problem::not_found("webhook endpoint"))?;
+    announce(&mut tx, WEBHOOK_ENDPOINT_UPDATED, p, &endpoint).await?;
+    tx.commit().await?;
     if enabled {
         state.wake.notify_waiters();
     }
-    Ok(Json(e.ok_or_else(|| Problem::not_found("webhook endpoint"))?))
+    Ok(Json(endpoint))
 }
 
-/// `POST /v1/webhooks/{id}/enable`: pending deliveries resume.
+/// Pending deliveries resume.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/enable", operation_id = "enable_webhook", tag = "webhooks",
+    responses((status = 200, description = "Enabled", body = Endpoint)))]
 pub async fn enable(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<Endpoint>> {
     set_enabled(&state, &p, id, true).await
 }
 
-/// `POST /v1/webhooks/{id}/disable`: deliveries wait until it is enabled again.
+/// Deliveries wait until it is enabled again.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/disable", operation_id = "disable_webhook", tag = "webhooks",
+    responses((status = 200, description = "Disabled", body = Endpoint)))]
 pub async fn disable(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<Endpoint>> {
     set_enabled(&state, &p, id, false).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Rotate {
-    /// How long the old secret keeps signing beside the new one.
+    /// How long the old secret keeps signing beside the new one (default 24 h, at most 30 days).
+    #[schema(minimum = 0, maximum = 2592000)]
     overlap_seconds: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Rotated {
+    /// The new secret, shown only here.
     secret: String,
     previous_expires_at: DateTime<Utc>,
 }
 
-/// `POST /v1/webhooks/{id}/rotate-secret {overlap_seconds?}`: a new secret, shown once; the old
-/// one signs beside it until the overlap ends (default 24 h).
+/// A new secret, shown once; the old one signs beside it until the overlap ends. The body may
+/// be left out.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks",
+    request_body(content = Option<Rotate>, content_type = "application/json"),
+    responses((status = 200, description = "The new secret", body = Rotated)))]
 pub async fn rotate(
     State(state): State<AppState>,
     p: Principal,
@@ -265,19 +281,22 @@ pub async fn rotate(
     body: axum::body::Bytes,
 ) -> ApiResult<NoStore<Json<Rotated>>> {
     can_write(&p)?;
-    let r: Rotate = if body.is_empty() { Rotate::default() } else { platform::extract::parse_json(&body)? };
+    // No body, `null` and `{}` all mean the defaults.
+    let r: Rotate = if body.is_empty() {
+        Rotate::default()
+    } else {
+        platform::extract::parse_json::<Option<Rotate>>(&body)?.unwrap_or_default()
+    };
     let overlap = r.overlap_seconds.map(std::time::Duration::from_secs).unwrap_or(state.config.rotation_overlap);
     if overlap > std::time::Duration::from_secs(30 * 24 * 3600) {
         return Err(Problem::validation(vec![FieldError::new("overlap_seconds", "at most 30 days")]).into());
     }
     let mut tx = state.pool.begin().await?;
-    find(&mut tx, p.org_id, id).await?;
+    if !store::lock(&mut tx, p.org_id, id).await? {
+        return Err(Problem::not_found("webhook endpoint").into());
+    }
     let expires = Utc::now() + chrono::Duration::from_std(overlap).map_err(anyhow::Error::new)?;
-    sqlx::query("UPDATE endpoint_secrets SET expires_at = $2 WHERE endpoint_id = $1 AND (expires_at IS NULL OR expires_at > $2)")
-        .bind(id)
-        .bind(expires)
-        .execute(&mut *tx)
-        .await?;
+    store::expire_secrets(&mut tx, id, expires).await?;
     let secret = signing::new_secret();
     add_secret(&state, &mut tx, id, &secret).await?;
     tx.commit().await?;

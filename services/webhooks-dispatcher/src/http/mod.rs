@@ -1,36 +1,45 @@
-//! The dispatcher's HTTP API.
+//! The dispatcher's HTTP API; its OpenAPI document is generated from these routes.
 
 mod deliveries;
 mod endpoints;
 mod notifications;
 
-use axum::routing::{get, post};
-use axum::Router;
 use platform::auth::{Principal, Role};
 use platform::Problem;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::AppState;
 
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// Every route, and the document describing them (path parameters are taken from the
+/// handlers' `Path` extractors).
+pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
+    let mut api = OpenApiRouter::new()
+        .routes(routes!(endpoints::list, endpoints::create))
+        .routes(routes!(endpoints::get, endpoints::update, endpoints::delete))
+        .routes(routes!(endpoints::enable))
+        .routes(routes!(endpoints::disable))
+        .routes(routes!(endpoints::rotate))
+        .routes(routes!(deliveries::test))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::recover))
+        .routes(routes!(deliveries::get))
+        .routes(routes!(deliveries::retry))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::unread_count))
+        .routes(routes!(notifications::read_all))
+        .routes(routes!(notifications::read));
+    // Only development keeps mail instead of sending it (the config refuses it elsewhere).
+    if state.config.dev_mailbox && state.config.common.is_development() {
+        api = api.routes(routes!(notifications::mailbox));
+    }
+    api.with_state(state).split_for_parts()
+}
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/webhooks", get(endpoints::list).post(endpoints::create))
-        .route("/v1/webhooks/{id}", get(endpoints::get).patch(endpoints::update).delete(endpoints::delete))
-        .route("/v1/webhooks/{id}/enable", post(endpoints::enable))
-        .route("/v1/webhooks/{id}/disable", post(endpoints::disable))
-        .route("/v1/webhooks/{id}/rotate-secret", post(endpoints::rotate))
-        .route("/v1/webhooks/{id}/test", post(deliveries::test))
-        .route("/v1/webhooks/{id}/deliveries", get(deliveries::list))
-        .route("/v1/webhooks/{id}/recover", post(deliveries::recover))
-        .route("/v1/deliveries/{id}", get(deliveries::get))
-        .route("/v1/deliveries/{id}/retry", post(deliveries::retry))
-        .route("/v1/notifications", get(notifications::list))
-        .route("/v1/notifications/unread-count", get(notifications::unread_count))
-        .route("/v1/notifications/read-all", post(notifications::read_all))
-        .route("/v1/notifications/{id}/read", post(notifications::read))
-        .route("/v1/dev/mailbox", get(notifications::mailbox))
-        .with_state(state)
+/// Who did something, for events: the user, or the API key acting for the organization.
+pub fn actor(p: &Principal) -> Option<Uuid> {
+    p.user_id.or(Some(p.credential_id))
 }
 
 /// Webhooks are managed by admins; API keys need `webhooks:read` or `webhooks:write`.

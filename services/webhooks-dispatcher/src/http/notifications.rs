@@ -2,166 +2,126 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::extract::{Json, Path, Query};
-use platform::pagination::Page;
+use platform::pagination::PageQuery;
 use platform::{ApiResult, FieldError, Problem};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::store::notifications::{self as store, Mail, Notification, Position};
 use crate::AppState;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct Notification {
-    id: Uuid,
-    title: String,
-    body: String,
-    link: Option<String>,
-    reason: String,
-    read_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// The cursor's wire form.
 #[derive(Serialize, Deserialize)]
-struct Position {
+struct WirePosition {
     u: bool,
     t: DateTime<Utc>,
     i: Uuid,
 }
 
-/// `GET /v1/notifications?limit=&cursor=`: unread first, then newest first.
+fn decode(cursor: &str) -> Result<Position, Problem> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<WirePosition>(&b).ok())
+        .map(|w| Position { unread: w.u, time: w.t, id: w.i })
+        .ok_or_else(|| Problem::validation(vec![FieldError::new("cursor", "is not a cursor this list gave")]))
+}
+
+fn encode(n: &Notification) -> String {
+    let w = WirePosition { u: n.read_at.is_none(), t: n.created_at, i: n.id };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&w).unwrap_or_default())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationPage {
+    data: Vec<Notification>,
+    /// Pass as `cursor` for the next page; none on the last.
+    next_cursor: Option<String>,
+}
+
+/// The caller's notifications: unread first, then newest first. Users only, not API keys.
+#[utoipa::path(get, path = "/v1/notifications", operation_id = "list_notifications", tag = "notifications", params(ListQuery),
+    responses((status = 200, description = "A page of notifications", body = NotificationPage)))]
 pub async fn list(
     State(state): State<AppState>,
     p: Principal,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Page<Notification>>> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
+) -> ApiResult<Json<NotificationPage>> {
     let user = p.require_user()?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Problem::validation(vec![FieldError::new("limit", "between 1 and 200")]).into());
-    }
-    let cursor: Option<Position> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => {
-            Some(URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(|| {
-                Problem::validation(vec![FieldError::new("cursor", "is not a cursor this list gave")])
-            })?)
-        }
-        None => None,
-    };
-    let rows: Vec<Notification> = sqlx::query_as(
-        "SELECT id, title, body, link, reason, read_at, created_at FROM notifications \
-         WHERE user_id = $1 AND organization_id = $2 \
-           AND ($3::bool IS NULL OR ((read_at IS NULL), created_at, id) < ($3, $4, $5)) \
-         ORDER BY (read_at IS NULL) DESC, created_at DESC, id DESC LIMIT $6",
-    )
-    .bind(user)
-    .bind(p.org_id)
-    .bind(cursor.as_ref().map(|c| c.u))
-    .bind(cursor.as_ref().map(|c| c.t))
-    .bind(cursor.as_ref().map(|c| c.i))
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(0);
-    let mut rows = rows;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more.then(|| rows.last()).flatten().map(|n| {
-        URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&Position { u: n.read_at.is_none(), t: n.created_at, i: n.id }).unwrap_or_default(),
-        )
-    });
-    Ok(Json(Page { data: rows, next_cursor }))
+    // The same limit rules as every list; this one's cursor has its own shape.
+    let (limit, _) = PageQuery { limit: q.limit, cursor: None }.parse()?;
+    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(decode).transpose()?;
+    let mut rows = store::list(&state.pool, p.org_id, user, after, limit).await?;
+    let keep = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > keep;
+    rows.truncate(keep);
+    let next_cursor = more.then(|| rows.last().map(encode)).flatten();
+    Ok(Json(NotificationPage { data: rows, next_cursor }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Count {
     unread: i64,
 }
 
-/// `GET /v1/notifications/unread-count`.
+#[utoipa::path(get, path = "/v1/notifications/unread-count", operation_id = "count_unread_notifications", tag = "notifications",
+    responses((status = 200, description = "How many are unread", body = Count)))]
 pub async fn unread_count(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Count>> {
     let user = p.require_user()?;
-    let unread = sqlx::query_scalar(
-        "SELECT count(*) FROM notifications WHERE user_id = $1 AND organization_id = $2 AND read_at IS NULL",
-    )
-    .bind(user)
-    .bind(p.org_id)
-    .fetch_one(&state.pool)
-    .await?;
-    Ok(Json(Count { unread }))
+    Ok(Json(Count { unread: store::unread(&state.pool, p.org_id, user).await? }))
 }
 
-/// `POST /v1/notifications/{id}/read`.
+#[utoipa::path(post, path = "/v1/notifications/{id}/read", operation_id = "read_notification", tag = "notifications",
+    responses((status = 204, description = "Marked read")))]
 pub async fn read(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let user = p.require_user()?;
-    let done = sqlx::query(
-        "UPDATE notifications SET read_at = COALESCE(read_at, now()) WHERE id = $1 AND user_id = $2 AND organization_id = $3",
-    )
-    .bind(id)
-    .bind(user)
-    .bind(p.org_id)
-    .execute(&state.pool)
-    .await?;
-    if done.rows_affected() == 0 {
+    if !store::mark_read(&state.pool, p.org_id, user, id).await? {
         return Err(Problem::not_found("notification").into());
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/notifications/read-all`.
+#[utoipa::path(post, path = "/v1/notifications/read-all", operation_id = "read_all_notifications", tag = "notifications",
+    responses((status = 204, description = "All marked read")))]
 pub async fn read_all(State(state): State<AppState>, p: Principal) -> ApiResult<StatusCode> {
     let user = p.require_user()?;
-    sqlx::query(
-        "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND organization_id = $2 AND read_at IS NULL",
-    )
-    .bind(user)
-    .bind(p.org_id)
-    .execute(&state.pool)
-    .await?;
+    store::mark_all_read(&state.pool, p.org_id, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MailboxQuery {
+    /// Only mail to this address (case-insensitive).
     to: Option<String>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-pub struct Mail {
-    id: Uuid,
-    recipient: String,
-    template: String,
-    subject: String,
-    link: Option<String>,
-    variables: serde_json::Value,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MailList {
+    /// Newest first, at most 100.
     data: Vec<Mail>,
 }
 
-/// `GET /v1/dev/mailbox?to=`: development only (404 unless `DEV_MAILBOX` is on), newest first.
+/// Development only (the route exists only with `DEV_MAILBOX` in development): mail kept
+/// instead of sent.
+#[utoipa::path(get, path = "/v1/dev/mailbox", operation_id = "dev_mailbox", tag = "development", params(MailboxQuery), security(()),
+    responses((status = 200, description = "The newest mail", body = MailList)))]
 pub async fn mailbox(State(state): State<AppState>, Query(q): Query<MailboxQuery>) -> ApiResult<Json<MailList>> {
-    if !state.config.dev_mailbox {
-        return Err(Problem::not_found("route").into());
-    }
-    let data = sqlx::query_as(
-        "SELECT id, recipient, template, subject, link, variables, created_at FROM mailbox \
-         WHERE ($1::text IS NULL OR lower(recipient) = lower($1)) ORDER BY created_at DESC LIMIT 100",
-    )
-    .bind(q.to)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(MailList { data }))
+    Ok(Json(MailList { data: store::mailbox(&state.pool, q.to.as_deref()).await? }))
 }

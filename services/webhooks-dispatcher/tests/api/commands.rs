@@ -23,14 +23,11 @@ async fn notification_commands_become_each_recipients_notifications() {
         )
         .await;
     }
-    let mut list = Value::Null;
-    for _ in 0..50 {
-        list = app.get_json("/v1/notifications", &owner.token).await;
-        if list["data"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let list = eventually("three notifications", || async {
+        let list = app.get_json("/v1/notifications", &owner.token).await;
+        (list["data"].as_array().unwrap().len() == 3).then_some(list)
+    })
+    .await;
     let data = list["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
     assert_eq!(data[0]["title"], "Update 2", "newest first");
@@ -58,17 +55,19 @@ async fn identitys_mail_lands_in_the_development_mailbox() {
     let app = spawn_app().await;
     // A real sign-up: identity sends the verification mail on its command stream.
     app.owner("ada@example.com", "Acme").await;
-    let mut mails = Value::Null;
-    for _ in 0..50 {
-        mails = app.http.get(app.url("/v1/dev/mailbox?to=ada@example.com")).send().await.unwrap().json().await.unwrap();
-        if !mails["data"].as_array().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let mails = eventually("the verification mail", || async {
+        let mails: Value =
+            app.http.get(app.url("/v1/dev/mailbox?to=ada@example.com")).send().await.unwrap().json().await.unwrap();
+        (!mails["data"].as_array().unwrap().is_empty()).then_some(mails)
+    })
+    .await;
     let mail = &mails["data"][0];
     assert_eq!(mail["template"], "email_verification");
     assert!(mail["link"].as_str().unwrap().contains("token="));
+    // A NUL in the filter is refused naming it, not a database error.
+    let r = app.http.get(app.url("/v1/dev/mailbox?to=ada%00@example.com")).send().await.unwrap();
+    let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "to", "{problem}");
     app.stop();
 }
 
@@ -82,16 +81,31 @@ async fn the_mailbox_is_closed_outside_development() {
 
 /// A mail server stand-in: speaks enough SMTP to accept messages and keeps what it got.
 async fn smtp_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let (port, got, _) = slow_smtp_server(None).await;
+    (port, got)
+}
+
+/// Holds each connection's greeting until `hold` is released (`None`: greets at once); counts
+/// the connections it has open.
+async fn slow_smtp_server(
+    hold: Option<tokio::sync::watch::Receiver<bool>>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = got.clone();
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (kept, opened) = (got.clone(), open.clone());
     tokio::spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else { return };
             let kept = kept.clone();
+            let mut hold = hold.clone();
+            opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
+                if let Some(hold) = hold.as_mut() {
+                    let _ = hold.wait_for(|released| *released).await;
+                }
                 let (r, mut w) = socket.into_split();
                 let mut lines = BufReader::new(r).lines();
                 w.write_all(b"220 stand-in ESMTP\r\n").await.unwrap();
@@ -126,7 +140,7 @@ async fn smtp_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
             });
         }
     });
-    (port, got)
+    (port, got, open)
 }
 
 #[tokio::test]
@@ -140,20 +154,84 @@ async fn mail_is_sent_through_smtp_when_configured() {
     ])
     .await;
     app.owner("ada@example.com", "Acme").await;
-    let mut transcript = String::new();
-    for _ in 0..50 {
-        if let Some(t) = got.lock().unwrap().first() {
-            transcript = t.clone();
-        }
-        if !transcript.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let transcript = eventually("the mail at the SMTP server", || async { got.lock().unwrap().first().cloned() }).await;
     assert!(transcript.contains("MAIL FROM:<no-reply@example.com>"), "{transcript}");
     assert!(transcript.contains("RCPT TO:<ada@example.com>"));
     assert!(transcript.contains("AUTH PLAIN"));
     assert!(transcript.contains("Subject: Confirm your email address"));
     assert!(transcript.contains("verify-email?token="));
+    // Sent, so no longer queued.
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outgoing_mail").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(queued, 0);
+    app.stop();
+}
+
+fn mail(to: &str) -> proto::events::MailSend {
+    proto::events::MailSend {
+        to: to.into(),
+        template: "password_reset".into(),
+        subject: "Reset your password".into(),
+        link: Some("http://127.0.0.1:8080/reset?token=t".into()),
+        link_expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        variables: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_slow_mail_server_holds_no_database_connection() {
+    let (release, hold) = tokio::sync::watch::channel(false);
+    let (port, got, open) = slow_smtp_server(Some(hold)).await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    // Fewer connections than mails in flight: holding one per mail would starve the API.
+    let app = spawn_app_with(&[
+        ("DEV_MAILBOX", "false"),
+        ("SMTP_URL", url.as_str()),
+        ("DATABASE_MAX_CONNECTIONS", "4"),
+        ("MAIL_CONCURRENCY", "8"),
+    ])
+    .await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    for i in 0..8 {
+        app.command("mail.send", Some(owner.org), mail(&format!("user{i}@example.com"))).await;
+    }
+    // The verification mail of the sign-up as well: nine conversations, eight at once.
+    eventually("eight SMTP conversations waiting", || async {
+        (open.load(std::sync::atomic::Ordering::SeqCst) >= 8).then_some(())
+    })
+    .await;
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        let r = app.http.get(app.url("/v1/webhooks")).bearer_auth(&owner.token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "answered in {:?}", started.elapsed());
+    }
+    assert!(got.lock().unwrap().is_empty(), "the mails were still in flight");
+    release.send(true).unwrap();
+    eventually("every mail sent", || async { (got.lock().unwrap().len() == 9).then_some(()) }).await;
+    app.stop();
+}
+
+#[tokio::test]
+async fn a_mail_the_server_refuses_is_retried_then_parked_to_expire_with_its_link() {
+    // Nothing listens on this port: every attempt fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("smtp://127.0.0.1:{closed}");
+    let app = spawn_app_with(&[("DEV_MAILBOX", "false"), ("SMTP_URL", url.as_str()), ("MAIL_MAX_ATTEMPTS", "2")]).await;
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(30);
+    let mut m = mail("ada@example.com");
+    m.link_expires_at = Some(expires);
+    app.command("mail.send", None, m).await;
+    let (error, parked_expires): (String, Option<chrono::DateTime<chrono::Utc>>) =
+        eventually("the mail to be parked", || async {
+            sqlx::query_as("SELECT error, expires_at FROM dead_letters WHERE consumer = 'webhooks-dispatcher-mail'")
+                .fetch_optional(&app.pool)
+                .await
+                .unwrap()
+        })
+        .await;
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert_eq!(parked_expires.map(|t| t.timestamp()), Some(expires.timestamp()));
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outgoing_mail").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(queued, 0);
     app.stop();
 }

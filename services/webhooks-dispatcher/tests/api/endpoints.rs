@@ -90,17 +90,88 @@ async fn without_an_allow_list_loopback_is_refused() {
         let r = app.post("/v1/webhooks", &json!({"url": url, "events": ["*"]}), &owner.token).await;
         assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    // A name is refused without saying where it resolved: the API is no resolver of internal names.
+    let r =
+        app.post("/v1/webhooks", &json!({"url": "http://localhost:8080/hook", "events": ["*"]}), &owner.token).await;
+    let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await.to_string();
+    assert!(body.contains("loopback") && !body.contains("127.0.0.1") && !body.contains("::1"), "{body}");
+    app.stop();
+}
+
+/// Every route, as (method, path) of the document.
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/webhooks"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{id}"),
+    ("patch", "/v1/webhooks/{id}"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("post", "/v1/webhooks/{id}/enable"),
+    ("post", "/v1/webhooks/{id}/disable"),
+    ("post", "/v1/webhooks/{id}/rotate-secret"),
+    ("post", "/v1/webhooks/{id}/test"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
+    ("post", "/v1/webhooks/{id}/recover"),
+    ("get", "/v1/deliveries/{id}"),
+    ("post", "/v1/deliveries/{id}/retry"),
+    ("get", "/v1/notifications"),
+    ("get", "/v1/notifications/unread-count"),
+    ("post", "/v1/notifications/read-all"),
+    ("post", "/v1/notifications/{id}/read"),
+    ("get", "/v1/dev/mailbox"),
+];
+
+#[tokio::test]
+async fn health_and_an_openapi_document_of_every_route() {
+    let app = spawn_app().await;
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    if let Ok(path) = std::env::var("DUMP_OPENAPI") {
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, ROUTES.len(), "{}", doc["paths"]);
+    for (method, path) in ROUTES {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} documented");
+        assert!(op["responses"].as_object().unwrap().keys().any(|s| s.starts_with('2')), "{method} {path}: a 2xx");
+        let mut params: Vec<(String, String)> = op["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().map(|p| (p["name"].to_string(), p["in"].to_string())).collect())
+            .unwrap_or_default();
+        let n = params.len();
+        params.sort();
+        params.dedup();
+        assert_eq!(params.len(), n, "{method} {path}: a parameter twice: {}", op["parameters"]);
+        if path.contains("{id}") {
+            let params = op["parameters"].as_array().unwrap();
+            assert!(params.iter().any(|p| p["name"] == "id" && p["in"] == "path"), "{method} {path}: its id");
+        }
+    }
+    let list = &doc["paths"]["/v1/webhooks/{id}/deliveries"]["get"]["parameters"];
+    let mut names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["cursor", "id", "limit", "status"]);
+    let status = list.as_array().unwrap().iter().find(|p| p["name"] == "status").unwrap();
+    assert_eq!(status["schema"]["enum"], json!(["pending", "succeeded", "failed"]), "{status}");
+    let create = doc.pointer("/paths/~1v1~1webhooks/post/requestBody/content/application~1json/schema").unwrap();
+    assert!(create.is_object(), "the create body is described");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["CreateEndpoint"]["properties"]["url"]["format"], "uri", "{}", schemas["CreateEndpoint"]);
+    assert_eq!(schemas["CreateEndpoint"]["properties"]["description"]["maxLength"], 500);
+    let mut required: Vec<&str> =
+        schemas["CreateEndpoint"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    required.sort();
+    assert_eq!(required, ["events", "url"]);
+    assert!(schemas["UpdateEndpoint"].get("required").is_none(), "PATCH fields are all optional");
     app.stop();
 }
 
 #[tokio::test]
-async fn health_and_openapi() {
-    let app = spawn_app().await;
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+async fn the_mailbox_route_is_not_documented_or_served_outside_the_development_mailbox() {
+    let app = spawn_app_with(&[("DEV_MAILBOX", "false")]).await;
     let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/v1/webhooks", "/v1/webhooks/{id}/rotate-secret", "/v1/deliveries/{id}", "/v1/notifications"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} documented");
-    }
+    assert!(doc["paths"].get("/v1/dev/mailbox").is_none());
+    assert!(doc["paths"].get("/v1/webhooks").is_some());
     app.stop();
 }
 

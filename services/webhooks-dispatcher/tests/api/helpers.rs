@@ -55,6 +55,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             ("NATS_PREFIX", &prefix),
             ("ARGON2_MEMORY_KIB", "256"),
             ("ARGON2_ITERATIONS", "1"),
+            ("SWITCHBOARD_ENV", "development"),
         ])))
         .unwrap(),
     )
@@ -81,6 +82,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("WEBHOOK_LEASE_SECS", "3"),
         ("DEV_MAILBOX", "true"),
         ("SHUTDOWN_GRACE_SECS", "2"),
+        ("SWITCHBOARD_ENV", "development"),
     ]);
     for (k, v) in overrides {
         vars.retain(|(key, _)| key != k);
@@ -140,6 +142,66 @@ impl TestApp {
             id: r["user"]["id"].as_str().unwrap().parse().unwrap(),
             org: r["organization"]["id"].as_str().unwrap().parse().unwrap(),
         }
+    }
+
+    /// An API key of `owner`'s organization with `scopes`, acting as an admin.
+    pub async fn api_key(&self, owner: &User, scopes: &[&str]) -> String {
+        let r = self
+            .http
+            .post(format!("{}/v1/api-keys", self.identity))
+            .bearer_auth(&owner.token)
+            .json(&json!({"name": "Test key", "scopes": scopes, "role": "admin"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "create API key");
+        r.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned()
+    }
+
+    /// The events of this test's prefix whose type starts with `prefix`, once there are `n`.
+    pub async fn events(&self, prefix: &str, n: usize) -> Vec<CloudEvent<Value>> {
+        use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+        use futures::StreamExt;
+        let stream = self.bus.jetstream.get_stream(self.bus.stream_name(platform::bus::EVENTS_STREAM)).await.unwrap();
+        let consumer = stream
+            .create_consumer(pull::Config {
+                deliver_policy: DeliverPolicy::All,
+                filter_subject: self.bus.subject("events.>"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = consumer.messages().await.unwrap();
+        let mut found = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while found.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(Some(Ok(m))) = tokio::time::timeout(left, messages.next()).await else {
+                panic!("{} of {n} {prefix}* events within 10 s", found.len());
+            };
+            let _ = m.ack().await;
+            let event: CloudEvent<Value> = serde_json::from_slice(&m.payload).unwrap();
+            if event.event_type.starts_with(prefix) {
+                found.push(event);
+            }
+        }
+        found
+    }
+
+    /// Waits until no delivery is pending (every recorded delivery finished).
+    pub async fn settled(&self) {
+        let pool = self.pool.clone();
+        eventually("no pending deliveries", || {
+            let pool = pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                (n == 0).then_some(())
+            }
+        })
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value, token: &str) -> Response {
@@ -281,6 +343,22 @@ impl Receiver {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.received()
+    }
+}
+
+/// Polls `check` until it gives a value; fails the test at a 10 s deadline naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

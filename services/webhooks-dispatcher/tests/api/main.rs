@@ -6,3 +6,5 @@ mod delivery;
 mod endpoints;
 mod failures;
 mod helpers;
+mod operations;
+mod rejections;
