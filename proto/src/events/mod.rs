@@ -2,7 +2,6 @@
 //! producers and consumers so both compile against the same type. Each travels inside a
 //! CloudEvents 1.0 envelope whose `type` is the constant beside it.
 
-
 mod commands;
 mod feedback;
 mod identity;

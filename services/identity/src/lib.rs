@@ -101,15 +101,7 @@ impl Application {
         let retention = retention::rules(runtime.pool.clone());
         let parts: Vec<platform::lifecycle::Part> = vec![
             ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
-            (
-                "grpc",
-                tokio::spawn(platform::grpc::serve(
-                    grpc,
-                    grpc_routes,
-                    &[grpc::SERVICE_NAME],
-                    shutdown.clone(),
-                )),
-            ),
+            ("grpc", tokio::spawn(platform::grpc::serve(grpc, grpc_routes, &[grpc::SERVICE_NAME], shutdown.clone()))),
             (
                 "outbox relay",
                 tokio::spawn(async move {

@@ -34,7 +34,8 @@ pub fn pool_with(url: &SecretString, max_connections: u32, acquire_timeout: Dura
 }
 
 /// The platform's tables, versioned; applied before the service's own migrations.
-const PLATFORM_SCHEMA: &[&str] = &[r#"
+const PLATFORM_SCHEMA: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS platform_schema (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
 
 CREATE TABLE IF NOT EXISTS outbox (
@@ -85,7 +86,8 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (scope, key)
 );
-"#, r#"
+"#,
+    r#"
 -- A claim whose request died is reclaimable once its lease ends (not after 24 h).
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS locked_until TIMESTAMPTZ NOT NULL DEFAULT now();
 CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
@@ -94,7 +96,8 @@ CREATE INDEX IF NOT EXISTS processed_events_processed ON processed_events (proce
 ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS expires_at TIMESTAMPTZ;
 CREATE INDEX IF NOT EXISTS dead_letters_created ON dead_letters (created_at);
 CREATE INDEX IF NOT EXISTS dead_letters_expires ON dead_letters (expires_at) WHERE expires_at IS NOT NULL;
-"#];
+"#,
+];
 
 /// Applies the platform's tables and then `migrator`, each once across replicas.
 pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> anyhow::Result<()> {

@@ -85,8 +85,9 @@ fn integralize(value: &mut serde_json::Value) -> bool {
                 false
             }
         }
-        Value::Array(items) => items.iter_mut().fold(false, |found, v| integralize(v) || found),
-        Value::Object(map) => map.values_mut().fold(false, |found, v| integralize(v) || found),
+        // Every element is rewritten, so no short-circuiting `any`.
+        Value::Array(items) => items.iter_mut().map(integralize).filter(|found| *found).count() > 0,
+        Value::Object(map) => map.values_mut().map(integralize).filter(|found| *found).count() > 0,
         _ => false,
     }
 }

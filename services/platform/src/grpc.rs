@@ -102,10 +102,8 @@ pub async fn serve(
         }
         b
     };
-    let routes = routes
-        .add_service(health)
-        .add_service(reflection().build_v1()?)
-        .add_service(reflection().build_v1alpha()?);
+    let routes =
+        routes.add_service(health).add_service(reflection().build_v1()?).add_service(reflection().build_v1alpha()?);
     tonic::transport::Server::builder()
         .layer(TraceLayer)
         .add_routes(routes)

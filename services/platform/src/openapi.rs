@@ -22,7 +22,11 @@ const RESPONSES: [(&str, &str, &str); 10] = [
     ("Unauthorized", "401", "Missing, invalid or expired credentials (`WWW-Authenticate: Bearer`)"),
     ("Forbidden", "403", "The caller's role or API key scopes do not allow this"),
     ("NotFound", "404", "No such resource in the caller's organization"),
-    ("Conflict", "409", "A request with this Idempotency-Key is still in progress, or conflicts with the current state"),
+    (
+        "Conflict",
+        "409",
+        "A request with this Idempotency-Key is still in progress, or conflicts with the current state",
+    ),
     ("PayloadTooLarge", "413", "The body exceeds the size limit"),
     ("UnsupportedMediaType", "415", "The body is not `application/json`"),
     ("Invalid", "422", "One or more fields or parameters are invalid; `errors` names each"),

@@ -21,7 +21,8 @@ pub struct Foundation {
 /// Opens the pool, connects to NATS (retrying in the background while it is down), applies the
 /// migrations, creates or updates the streams, and binds the HTTP and gRPC listeners.
 pub async fn prepare(common: &CommonConfig, migrator: &Migrator) -> anyhow::Result<Foundation> {
-    let pool = crate::db::pool_with(&common.database_url, common.database_max_connections, common.database_acquire_timeout)?;
+    let pool =
+        crate::db::pool_with(&common.database_url, common.database_max_connections, common.database_acquire_timeout)?;
     let bus = Bus::connect(&common.nats_url, &common.nats_prefix, common.service).await?;
     let runtime = Runtime {
         pool: pool.clone(),

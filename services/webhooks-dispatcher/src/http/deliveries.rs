@@ -80,7 +80,10 @@ pub struct Queued {
 
 /// Sends it again now, whatever it came to, with a fresh schedule and the same `webhook-id`.
 #[utoipa::path(post, path = "/v1/deliveries/{id}/retry", operation_id = "retry_delivery", tag = "deliveries",
-    responses((status = 202, description = "Queued", body = Queued)))]
+    responses((status = 202, description = "Queued", body = Queued, links(
+        ("GetDelivery" = (operation_id = "get_delivery", parameters(("id" = "$response.body#/delivery_id")))),
+        ("RetryDelivery" = (operation_id = "retry_delivery", parameters(("id" = "$response.body#/delivery_id")))),
+    ))))]
 pub async fn retry(
     State(state): State<AppState>,
     p: Principal,
@@ -129,7 +132,10 @@ pub async fn recover(
 
 /// A `webhook.test` delivery to this endpoint only.
 #[utoipa::path(post, path = "/v1/webhooks/{id}/test", operation_id = "test_webhook", tag = "deliveries",
-    responses((status = 202, description = "Queued", body = Queued)))]
+    responses((status = 202, description = "Queued", body = Queued, links(
+        ("GetDelivery" = (operation_id = "get_delivery", parameters(("id" = "$response.body#/delivery_id")))),
+        ("RetryDelivery" = (operation_id = "retry_delivery", parameters(("id" = "$response.body#/delivery_id")))),
+    ))))]
 pub async fn test(
     State(state): State<AppState>,
     p: Principal,

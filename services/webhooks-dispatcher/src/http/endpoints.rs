@@ -26,8 +26,11 @@ pub struct WithSecret {
     secret: String,
 }
 
+/// The example's loopback URL is accepted only where `WEBHOOK_ALLOW_CIDRS` admits 127.0.0.0/8
+/// (development; deploy/fuzz.sh creates endpoints with it); elsewhere it is refused (422 `url`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "http://127.0.0.1:9/hook", "events": ["feedback.*"], "description": "Feedback to the local listener"}))]
 pub struct CreateEndpoint {
     /// Where deliveries are POSTed: http(s), no credentials, a public address. (Optional in
     /// Rust only so that every missing field is reported at once.)
@@ -118,7 +121,17 @@ async fn validate(state: &AppState, c: &Changes<'_>, creating: bool) -> Result<(
 
 /// Creates an endpoint; its signing secret is in this answer only.
 #[utoipa::path(post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = CreateEndpoint,
-    responses((status = 201, description = "Created, with its secret", body = WithSecret)))]
+    responses((status = 201, description = "Created, with its secret", body = WithSecret, links(
+        ("GetWebhook" = (operation_id = "get_webhook", parameters(("id" = "$response.body#/id")))),
+        ("UpdateWebhook" = (operation_id = "update_webhook", parameters(("id" = "$response.body#/id")))),
+        ("DeleteWebhook" = (operation_id = "delete_webhook", parameters(("id" = "$response.body#/id")))),
+        ("EnableWebhook" = (operation_id = "enable_webhook", parameters(("id" = "$response.body#/id")))),
+        ("DisableWebhook" = (operation_id = "disable_webhook", parameters(("id" = "$response.body#/id")))),
+        ("RotateWebhookSecret" = (operation_id = "rotate_webhook_secret", parameters(("id" = "$response.body#/id")))),
+        ("TestWebhook" = (operation_id = "test_webhook", parameters(("id" = "$response.body#/id")))),
+        ("ListDeliveries" = (operation_id = "list_deliveries", parameters(("id" = "$response.body#/id")))),
+        ("RecoverDeliveries" = (operation_id = "recover_deliveries", parameters(("id" = "$response.body#/id")))),
+    ))))]
 pub async fn create(
     State(state): State<AppState>,
     p: Principal,
