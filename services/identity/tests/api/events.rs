@@ -1,10 +1,11 @@
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use platform::testing::PrivateNats;
 
 use crate::helpers::*;
 
@@ -60,71 +61,14 @@ async fn member_and_invitation_events() {
     app.stop().await;
 }
 
-/// A NATS server of the test's own, which it can stop and start.
-struct PrivateNats {
-    port: u16,
-    dir: std::path::PathBuf,
-    child: Option<tokio::process::Child>,
-}
-
-impl PrivateNats {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-        let mut s = Self { port, dir, child: None };
-        s.resume().await;
-        s
-    }
-
-    async fn resume(&mut self) {
-        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .unwrap_or("nats-server");
-        let child = tokio::process::Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("nats-server starts");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("private nats-server did not start");
-    }
-
-    async fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().await.unwrap();
-            c.wait().await.unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateNats {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[tokio::test]
 async fn the_outbox_delivers_every_event_exactly_once_across_a_nats_outage() {
-    let mut nats = PrivateNats::start().await;
+    let mut nats = PrivateNats::start().await.expect("private nats-server");
     let url = nats.url();
     let app = spawn_app_with(&[("NATS_URL", url.as_str())]).await;
     app.signup("one@example.com", "One").await;
 
-    nats.stop().await;
+    nats.kill().await.expect("nats-server killed");
     // Writes are accepted while NATS is down; readiness says what is wrong.
     for (email, org) in [("two@example.com", "Two"), ("three@example.com", "Three")] {
         app.signup(email, org).await;
@@ -140,7 +84,7 @@ async fn the_outbox_delivers_every_event_exactly_once_across_a_nats_outage() {
         .unwrap();
     assert!(waiting >= 6, "the outage's events wait in the outbox ({waiting})");
 
-    nats.resume().await;
+    nats.resume().await.expect("nats-server restarted");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     loop {
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&app.pool).await.unwrap();
@@ -167,5 +111,5 @@ async fn the_outbox_delivers_every_event_exactly_once_across_a_nats_outage() {
     }
     assert_eq!(ids.len(), 9);
     app.stop().await;
-    nats.stop().await;
+    nats.kill().await.expect("nats-server killed");
 }

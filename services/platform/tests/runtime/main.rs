@@ -6,6 +6,7 @@ mod app;
 mod config;
 mod consumer;
 mod consumer_lease;
+mod consumer_reconnect;
 mod http;
 mod idempotency;
 mod outbox;

@@ -4,7 +4,6 @@
 mod client;
 mod dispatcher_kill;
 mod helpers;
-mod nats;
 mod nats_restart;
 mod receiver;
 mod signup_to_webhook;
