@@ -5,9 +5,13 @@
 mod commands;
 mod feedback;
 mod identity;
+mod inbox;
+mod ticketing;
 mod webhooks;
 
 pub use commands::*;
 pub use feedback::*;
 pub use identity::*;
+pub use inbox::*;
+pub use ticketing::*;
 pub use webhooks::*;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 /// Name of the stream of domain events (`events.>`).
 pub const EVENTS_STREAM: &str = "EVENTS";
-/// Name of the stream of durable commands between services (`mail.>`, `notify.>`).
+/// Name of the stream of durable commands between services (`mail.>`, `notify.>`, `inbox.send`).
 pub const COMMANDS_STREAM: &str = "COMMANDS";
 /// Subject of mail commands.
 pub const MAIL_SEND: &str = "mail.send";
@@ -103,7 +103,7 @@ impl Bus {
         // Commands may carry one-time links: kept only until every consumer has them.
         let commands = stream::Config {
             name: self.stream_name(COMMANDS_STREAM),
-            subjects: vec![self.subject("mail.>"), self.subject("notify.>")],
+            subjects: vec![self.subject("mail.>"), self.subject("notify.>"), self.subject("inbox.send")],
             storage: stream::StorageType::File,
             retention: stream::RetentionPolicy::WorkQueue,
             max_age: Duration::from_secs(3 * 24 * 3600),
