@@ -9,7 +9,9 @@
 # Each service runs from its debug binary on free ports with a fresh database, all sharing one
 # NATS prefix (feedback and the dispatcher consume identity's events) and authenticating through
 # the identity started here. The fuzzer signs up once and calls as that organization's owner.
-# Reports (JUnit) and service logs are in .run/fuzz/. Everything started is stopped on exit.
+# Reports (JUnit) and service logs are in .run/fuzz/ (FUZZ_OUT: elsewhere, so that runs of
+# different services at the same time do not clear each other's). Everything started is stopped
+# on exit.
 # deploy/fuzz/ holds the fuzzer's settings and hooks.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,7 +23,7 @@ MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-100}
 # Per service: a hung run must not hold CI (its limit is 90 minutes for everything).
 SERVICE_TIMEOUT=${FUZZ_SERVICE_TIMEOUT_SECS:-600}
 VENV=$ROOT/.run/fuzz-venv
-OUT=$ROOT/.run/fuzz
+OUT=${FUZZ_OUT:-$ROOT/.run/fuzz}
 
 # FUZZ: the services fuzzed; SERVICES: those started, identity first (every service authenticates
 # through it and the fuzzer signs up there), whether or not it is fuzzed.
@@ -106,7 +108,7 @@ for name in "${SERVICES[@]}"; do
     IDENTITY_GRPC_URL="http://127.0.0.1:${GRPC_PORT[identity]}" \
     APP_BASE_URL=http://127.0.0.1:8080 \
     ATTACHMENTS_DIR="$OUT/attachments" \
-    WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 \
+    WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 WEBHOOK_ONLY_ALLOWED_CIDRS=true \
     DEV_MAILBOX=true \
     ARGON2_MEMORY_KIB=64 \
     ARGON2_ITERATIONS=1 \
@@ -134,7 +136,7 @@ log "signing up the fuzzer (owner of a fresh organization)"
 signup=$(curl -fsS --max-time 30 "http://127.0.0.1:${HTTP_PORT[identity]}/v1/auth/signup" \
   -H 'content-type: application/json' \
   -d '{"email":"fuzzer@example.com","password":"correct horse battery staple","name":"Fuzzer","organization_name":"Fuzz"}') ||
-  die "signup failed (identity log: .run/fuzz/identity.log)"
+  die "signup failed (identity log: $OUT/identity.log)"
 TOKEN=$("$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])' <<<"$signup")
 
 # exclusions NAME: operations that would destroy the fuzzer's own credentials; calling them ends
@@ -180,7 +182,7 @@ for i in "${!SERVICES[@]}"; do
     "${extra[@]}" "${user_args[@]}"; then
     echo "$name: passed in $((SECONDS - started)) s"
   else
-    echo "$name: FAILED after $((SECONDS - started)) s (service log: .run/fuzz/$name.log)"
+    echo "$name: FAILED after $((SECONDS - started)) s (service log: $OUT/$name.log)"
     FAILED_SERVICES+=("$name")
   fi
   if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then

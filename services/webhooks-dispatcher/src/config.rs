@@ -26,6 +26,8 @@ pub struct Config {
     pub retry_after_max: Duration,
     /// Networks outbound deliveries may reach although private (e.g. 127.0.0.0/8 locally).
     pub allow_cidrs: Vec<Cidr>,
+    /// Deliver only inside `allow_cidrs`, never to public addresses (fuzzing, sandboxes).
+    pub only_allowed_cidrs: bool,
     /// Delivered payloads are pruned after this long.
     pub retention: Duration,
     /// How long a replica owns a claimed delivery; longer than a request can take.
@@ -80,6 +82,7 @@ impl Config {
             disable_after: env.seconds("WEBHOOK_DISABLE_AFTER_SECS", Duration::from_secs(5 * 24 * 3600)),
             retry_after_max: env.seconds("WEBHOOK_RETRY_AFTER_MAX_SECS", Duration::from_secs(3600)),
             allow_cidrs,
+            only_allowed_cidrs: env.flag("WEBHOOK_ONLY_ALLOWED_CIDRS", false),
             retention: env.seconds("WEBHOOK_RETENTION_SECS", Duration::from_secs(30 * 24 * 3600)),
             lease: env.seconds("WEBHOOK_LEASE_SECS", Duration::from_secs(60)),
             batch_size: env.get("WEBHOOK_BATCH_SIZE", 256),

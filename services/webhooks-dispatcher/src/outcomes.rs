@@ -88,11 +88,28 @@ pub async fn record(pool: &PgPool, config: &Config, outcomes: Vec<(Claimed, Outc
     }
 
     let mut tx = pool.begin().await?;
+    // The batch's endpoints are locked first, in id order: a DELETE of an endpoint locks it
+    // before its deliveries (by cascade), and another replica's batch locks in the same order,
+    // so neither waits in a cycle with this transaction. NO KEY UPDATE leaves new deliveries
+    // (whose foreign key takes KEY SHARE) unblocked. An endpoint deleted meanwhile is absent, its
+    // deliveries with it: their attempts are not recorded, and the rest of the batch still is.
+    let mut batch_endpoints: Vec<Uuid> = outcomes.iter().map(|(d, _)| d.endpoint_id).collect();
+    batch_endpoints.sort();
+    batch_endpoints.dedup();
+    let present: HashSet<Uuid> =
+        sqlx::query_scalar("SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+            .bind(&batch_endpoints)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
     let (a_ids, a_deliveries, a_at, a_codes, a_bodies, a_ms, a_errors) = attempt_rows;
     if !a_ids.is_empty() {
         sqlx::query(
             "INSERT INTO attempts (id, delivery_id, attempted_at, status_code, response_body, duration_ms, error) \
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[])",
+             SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[]) \
+               AS u(id, delivery_id, attempted_at, status_code, response_body, duration_ms, error) \
+             WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = u.delivery_id)",
         )
         .bind(&a_ids)
         .bind(&a_deliveries)
@@ -159,7 +176,7 @@ pub async fn record(pool: &PgPool, config: &Config, outcomes: Vec<(Claimed, Outc
         .await?;
         disabled.extend(more);
     }
-    for (d, code, error) in exhausted {
+    for (d, code, error) in exhausted.into_iter().filter(|(d, _, _)| present.contains(&d.endpoint_id)) {
         let event = operational(
             "webhook.delivery.exhausted",
             d.organization_id,

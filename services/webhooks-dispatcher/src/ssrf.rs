@@ -121,6 +121,9 @@ fn is_link_local(ip: IpAddr) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub allow: Vec<Cidr>,
+    /// Only the allowed networks, public addresses refused too (`WEBHOOK_ONLY_ALLOWED_CIDRS`):
+    /// for fuzzing and sandboxes, where no delivery may leave the machine.
+    pub only_allowed: bool,
 }
 
 impl Policy {
@@ -134,6 +137,10 @@ impl Policy {
     pub fn refusal(&self, ip: IpAddr) -> Result<(), &'static str> {
         if is_link_local(ip) {
             return Err("link-local (metadata services live there)");
+        }
+        let allowed = self.allow.iter().any(|c| c.contains(ip));
+        if self.only_allowed && !allowed {
+            return Err("outside the allowed networks");
         }
         match private_kind(ip) {
             None => Ok(()),
@@ -267,8 +274,15 @@ mod tests {
     }
 
     #[test]
+    fn only_allowed_networks_refuses_public_addresses() {
+        let p = Policy { allow: vec!["127.0.0.0/8".parse().unwrap()], only_allowed: true };
+        assert!(p.refusal("93.184.216.34".parse().unwrap()).is_err());
+        assert!(p.refusal("127.0.0.1".parse().unwrap()).is_ok());
+    }
+
+    #[test]
     fn an_allow_list_opens_networks_but_never_link_local() {
-        let p = Policy { allow: vec!["127.0.0.0/8".parse().unwrap(), "169.254.0.0/16".parse().unwrap()] };
+        let p = Policy { allow: vec!["127.0.0.0/8".parse().unwrap(), "169.254.0.0/16".parse().unwrap()], only_allowed: false };
         assert!(!refused(&p, "127.0.0.1"));
         assert!(refused(&p, "10.0.0.1"));
         assert!(refused(&p, "169.254.169.254"));
@@ -292,7 +306,7 @@ mod tests {
         let reason = p.check_url("http://localhost/").await.unwrap_err();
         assert!(!reason.contains("127.0.0.1") && !reason.contains("::1"), "{reason}");
         assert!(reason.contains("loopback"), "{reason}");
-        let local = Policy { allow: vec!["127.0.0.0/8".parse().unwrap()] };
+        let local = Policy { allow: vec!["127.0.0.0/8".parse().unwrap()], only_allowed: false };
         assert!(local.check_url("http://127.0.0.1:8080/hook").await.is_ok());
     }
 }

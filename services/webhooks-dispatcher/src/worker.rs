@@ -401,7 +401,7 @@ mod tests {
             [("SWITCHBOARD_ENV", "development")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         );
         let config = Config::from_env(env).unwrap();
-        let policy = Arc::new(Policy { allow: vec!["127.0.0.0/8".parse().unwrap()] });
+        let policy = Arc::new(Policy { allow: vec!["127.0.0.0/8".parse().unwrap()], only_allowed: false });
         let client = client(&config, policy).unwrap();
         // A name, so the vetted resolver is what finds the address (a proxy would resolve it).
         let url = format!("http://localhost:{}/hook", target.port());

@@ -57,10 +57,12 @@ pub async fn list(
 
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryDetail {
+    /// Every field of the list's item, `attempts` (the count since the last retry) included.
     #[serde(flatten)]
     delivery: Delivery,
-    /// Oldest first.
-    attempts: Vec<Attempt>,
+    /// Every attempt ever made, oldest first. Not named `attempts`: flattened beside the count,
+    /// that name would appear twice in one object.
+    attempt_log: Vec<Attempt>,
 }
 
 /// The delivery, its payload and every attempt.
@@ -69,8 +71,8 @@ pub struct DeliveryDetail {
 pub async fn get(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<DeliveryDetail>> {
     can_read(&p)?;
     let delivery = store::find(&state.pool, p.org_id, id).await?.ok_or_else(|| Problem::not_found("delivery"))?;
-    let attempts = store::attempts(&state.pool, p.org_id, id).await?;
-    Ok(Json(DeliveryDetail { delivery, attempts }))
+    let attempt_log = store::attempts(&state.pool, p.org_id, id).await?;
+    Ok(Json(DeliveryDetail { delivery, attempt_log }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -74,10 +74,11 @@ async fn a_failed_delivery_is_retried_with_the_same_webhook_id() {
     assert_eq!(delivery["status"], "succeeded");
     assert_eq!(delivery["attempts"], 3);
     let detail = app.get_json(&format!("/v1/deliveries/{}", got[0].id), &owner.token).await;
+    assert_eq!(detail["attempts"], 3, "the count, as in the list: {detail}");
     let codes: Vec<i64> =
-        detail["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+        detail["attempt_log"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
     assert_eq!(codes, [500, 302, 200]);
-    assert_eq!(detail["attempts"][2]["response_body"], "ok");
+    assert_eq!(detail["attempt_log"][2]["response_body"], "ok");
     assert_eq!(detail["payload"]["type"], "feedback.created");
     let failed = app.get_json(&format!("/v1/webhooks/{id}/deliveries?status=failed"), &owner.token).await;
     assert!(failed["data"].as_array().unwrap().is_empty());

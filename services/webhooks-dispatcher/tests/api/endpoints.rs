@@ -187,3 +187,60 @@ async fn secrets_are_encrypted_at_rest() {
     assert!(!stored[0].contains(secret.trim_start_matches("whsec_")));
     app.stop();
 }
+
+#[tokio::test]
+async fn the_documented_example_creates_an_endpoint_whose_links_lead_to_it() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    // Loopback is allowed here as in development (and in deploy/fuzz.sh, which relies on it).
+    let example = &doc["components"]["schemas"]["CreateEndpoint"]["example"];
+    let (id, _) = app.endpoint(&owner, example.clone()).await;
+    let links = doc.pointer("/paths/~1v1~1webhooks/post/responses/201/links").unwrap().as_object().unwrap();
+    let mut targets: Vec<&str> = links.values().map(|l| l["operationId"].as_str().unwrap()).collect();
+    targets.sort();
+    let mut with_id: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, path)| path.starts_with("/v1/webhooks/{id}"))
+        .map(|(method, path)| doc["paths"][path][method]["operationId"].as_str().unwrap())
+        .collect();
+    with_id.sort();
+    assert_eq!(targets, with_id, "a link to every operation on the endpoint");
+    assert!(links.values().all(|l| l["parameters"]["id"] == "$response.body#/id"));
+    let got = app.get_json(&format!("/v1/webhooks/{id}"), &owner.token).await;
+    assert_eq!(got["url"], example["url"]);
+    app.stop();
+}
+
+#[tokio::test]
+async fn a_rotation_body_may_be_left_out_null_or_empty() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (id, first) = app.endpoint(&owner, json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})).await;
+    let path = app.url(&format!("/v1/webhooks/{id}/rotate-secret"));
+    let json_body = |body: &'static str| {
+        app.http.post(&path).bearer_auth(&owner.token).header("content-type", "application/json").body(body)
+    };
+    let mut secrets = vec![first];
+    for request in [app.http.post(&path).bearer_auth(&owner.token), json_body("null"), json_body("{}")] {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let rotated: Value = r.json().await.unwrap();
+        let expires: chrono::DateTime<chrono::Utc> = rotated["previous_expires_at"].as_str().unwrap().parse().unwrap();
+        let overlap = expires - chrono::Utc::now();
+        assert!(overlap > chrono::Duration::hours(23) && overlap <= chrono::Duration::hours(24), "default overlap");
+        secrets.push(rotated["secret"].as_str().unwrap().to_owned());
+    }
+    secrets.sort();
+    secrets.dedup();
+    assert_eq!(secrets.len(), 4, "a new secret each time");
+    let problem = assert_problem(
+        json_body(r#"{"overlap_seconds": 2592001}"#).send().await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "overlap_seconds", "{problem}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM endpoint_secrets").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, 4, "the refused rotation added no secret");
+    app.stop();
+}

@@ -212,11 +212,47 @@ async fn a_secret_that_does_not_decrypt_fails_the_attempt_and_sends_nothing() {
     assert_eq!(delivery["attempts"], 2, "each attempt counted in the schedule: {failed}");
     assert!(delivery["last_error"].as_str().unwrap().contains("could not be decrypted"), "{delivery}");
     let detail = app.get_json(&format!("/v1/deliveries/{}", delivery["id"].as_str().unwrap()), &owner.token).await;
-    assert!(detail["attempts"]
+    assert!(detail["attempt_log"]
         .as_array()
         .unwrap()
         .iter()
         .all(|a| a["status_code"].is_null() && a["error"].as_str().unwrap().contains("nothing was sent")));
     assert!(broken.received().is_empty(), "the receiver saw nothing, not an unsigned request");
+    app.stop();
+}
+
+#[tokio::test]
+async fn deleting_an_endpoint_mid_delivery_still_records_the_rest_of_the_batch() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (slow, fast) = (Receiver::start().await, Receiver::start().await);
+    slow.slow(Duration::from_millis(1500));
+    let (doomed, _) = app.endpoint(&owner, json!({"url": slow.url, "events": ["feedback.*"]})).await;
+    let (kept, _) = app.endpoint(&owner, json!({"url": fast.url, "events": ["feedback.*"]})).await;
+    // One event, two deliveries made together: claimed in one batch, recorded when both answered.
+    app.publish(owner.org, "feedback.created", json!({})).await;
+    eventually("the slow delivery to be in flight", || async {
+        let leased: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM deliveries WHERE endpoint_id = $1::uuid AND leased_until IS NOT NULL",
+        )
+        .bind(&doomed)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (leased == 1).then_some(())
+    })
+    .await;
+    let r = app.http.delete(app.url(&format!("/v1/webhooks/{doomed}"))).bearer_auth(&owner.token).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    let delivery = eventually("the kept endpoint's delivery to succeed", || async {
+        let list = app.get_json(&format!("/v1/webhooks/{kept}/deliveries"), &owner.token).await;
+        (list["data"][0]["status"] == "succeeded").then(|| list["data"][0].clone())
+    })
+    .await;
+    // Recorded with the first answer, not sent again once the batch's leases ran out.
+    assert_eq!(delivery["attempts"], 1, "{delivery}");
+    assert_eq!(fast.received().len(), 1);
+    let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM attempts").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(attempts, 1, "the deleted endpoint's attempt went with it");
     app.stop();
 }

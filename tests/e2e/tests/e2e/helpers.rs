@@ -143,6 +143,7 @@ impl Stack {
             ("DEV_MAILBOX", "true"),
             // The receiver is a local server: allow loopback, as the local run command does.
             ("WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
+            ("WEBHOOK_ONLY_ALLOWED_CIDRS", "true"),
             ("WEBHOOK_RETRY_SCHEDULE_SECS", "0,0.5,1,1,2,2,4,4"),
             ("WEBHOOK_RETRY_JITTER", "0"),
             ("WEBHOOK_TIMEOUT_SECS", "2"),
