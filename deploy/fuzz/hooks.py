@@ -18,3 +18,27 @@ def before_call(ctx, case, **kwargs):
     for name in list(case.headers):
         if name.lower() == "idempotency-key":
             case.headers[name] = f"fuzz-{next(_KEYS)}"
+
+
+# An upload's file part declares its type (the request body's `encoding.file.contentType` lists
+# the allowed ones) and the server checks the content against it (a PNG must start like one), a
+# rule no schema can state. Schemathesis sends whatever bytes it likes under the type it picks;
+# give each allowed type a real file of that type: the smallest well-formed ones it ships, and
+# any UTF-8 text for text/plain.
+def _register_upload_types():
+    from hypothesis import strategies as st
+    from schemathesis.core.file_samples import FILE_SAMPLES
+
+    samples = {
+        "image/png": FILE_SAMPLES["png"],
+        "image/jpeg": FILE_SAMPLES["jpg"],
+        "image/gif": FILE_SAMPLES["gif"],
+        "image/webp": FILE_SAMPLES["webp"],
+        "application/pdf": FILE_SAMPLES["pdf"],
+    }
+    for media_type, sample in samples.items():
+        schemathesis.openapi.media_type(media_type, st.just(sample))
+    schemathesis.openapi.media_type("text/plain", st.text(max_size=200).map(lambda t: t.encode("utf-8")))
+
+
+_register_upload_types()

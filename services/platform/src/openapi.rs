@@ -42,6 +42,7 @@ pub fn document(api: utoipa::openapi::OpenApi) -> String {
 }
 
 fn complete(doc: &mut Value) {
+    nullable_formats(doc);
     let shared = serde_json::to_value(Shared::openapi()).unwrap_or_default();
     if !doc.is_object() {
         *doc = json!({});
@@ -135,6 +136,37 @@ fn complete_operation(op: &mut Value, method: &str, path_has_params: bool) {
     }
 }
 
+/// `{"type": ["string", "null"], "format": "uuid"}` as `oneOf` a formatted string or null.
+/// Generators read the first form as "a string of any shape, or null" (schemathesis sends `""`
+/// as valid), while the server refuses a string that is not of the format.
+fn nullable_formats(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(nullable_formats),
+        Value::Object(map) => {
+            map.values_mut().for_each(nullable_formats);
+            let nullable_type = map.get("type").and_then(Value::as_array).and_then(|types| {
+                let names: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
+                (names.len() == 2 && names.contains(&"null"))
+                    .then(|| names.into_iter().find(|n| *n != "null").unwrap_or("string").to_owned())
+            });
+            let Some(kind) = nullable_type else { return };
+            if !map.contains_key("format") {
+                return;
+            }
+            let mut typed = Map::new();
+            typed.insert("type".into(), Value::String(kind));
+            for key in ["format", "pattern", "minLength", "maxLength", "minimum", "maximum", "enum", "example"] {
+                if let Some(v) = map.remove(key) {
+                    typed.insert(key.into(), v);
+                }
+            }
+            map.remove("type");
+            map.insert("oneOf".into(), json!([Value::Object(typed), {"type": "null"}]));
+        }
+        _ => {}
+    }
+}
+
 /// The object at `key` of `map`, created when missing.
 fn object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
     let entry = map.entry(key.to_owned()).or_insert_with(|| json!({}));
@@ -147,6 +179,21 @@ fn object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nullable_formatted_strings_become_one_of() {
+        let mut doc = json!({"components": {"schemas": {"A": {"properties": {
+            "at": {"type": ["string", "null"], "format": "date-time", "description": "when"},
+            "name": {"type": ["string", "null"], "maxLength": 3}
+        }}}}});
+        nullable_formats(&mut doc);
+        let at = &doc["components"]["schemas"]["A"]["properties"]["at"];
+        assert_eq!(at["oneOf"][0], json!({"type": "string", "format": "date-time"}));
+        assert_eq!(at["oneOf"][1], json!({"type": "null"}));
+        assert_eq!(at["description"], "when");
+        let name = &doc["components"]["schemas"]["A"]["properties"]["name"];
+        assert_eq!(name["type"], json!(["string", "null"]));
+    }
 
     #[test]
     fn operations_get_the_platform_answers() {

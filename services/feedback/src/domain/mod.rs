@@ -49,6 +49,31 @@ string_enum!(
 );
 
 string_enum!(
+    /// The statuses a status change may set: every one but `duplicate`, which only a merge sets.
+    SettableStatus {
+        Open => "open",
+        UnderReview => "under_review",
+        Planned => "planned",
+        InProgress => "in_progress",
+        Completed => "completed",
+        Rejected => "rejected",
+    }
+);
+
+impl SettableStatus {
+    pub fn status(self) -> Status {
+        match self {
+            Self::Open => Status::Open,
+            Self::UnderReview => Status::UnderReview,
+            Self::Planned => Status::Planned,
+            Self::InProgress => Status::InProgress,
+            Self::Completed => Status::Completed,
+            Self::Rejected => Status::Rejected,
+        }
+    }
+}
+
+string_enum!(
     Priority { Low => "low", Medium => "medium", High => "high", Critical => "critical" }
 );
 
@@ -57,16 +82,29 @@ string_enum!(
 );
 
 string_enum!(
-    /// List orders; `relevance` only with a search query.
+    /// List orders. `relevance` ranks by the search query `q`; without searchable words it is
+    /// `new`.
     Sort { New => "new", Top => "top", Trending => "trending", Discussed => "discussed", Relevance => "relevance" }
 );
 
-/// A title: 3–200 characters after trimming.
+/// A title: at most 200 characters, none a control character, at least 3 left after trimming
+/// (which is what is kept). `http::schema::TITLE_PATTERN` says the same to clients.
 pub fn title(field: &str, raw: &str) -> Result<String, FieldError> {
     let t = raw.trim();
-    let n = t.chars().count();
-    if !(3..=200).contains(&n) || t.chars().any(char::is_control) {
-        Err(FieldError::new(field, "must be 3 to 200 characters"))
+    if raw.chars().count() > 200 || t.chars().count() < 3 || raw.chars().any(char::is_control) {
+        Err(FieldError::new(field, "must be 3 to 200 characters, without control characters"))
+    } else {
+        Ok(t.to_owned())
+    }
+}
+
+/// A text of at most `max` characters with something besides white space; trimmed.
+pub fn not_blank(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        Err(FieldError::new(field, "must not be empty"))
+    } else if raw.chars().count() > max {
+        Err(FieldError::new(field, format!("must be at most {max} characters")))
     } else {
         Ok(t.to_owned())
     }
@@ -81,22 +119,48 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     }
 }
 
-/// Tags: at most 20, each 1–40 of lowercase letters, digits, `-` and `_`; deduplicated.
+/// Tags: at most 20, each 1–40 ASCII letters, digits, `-` and `_` (`http::schema::TAG_PATTERN`);
+/// lowercased and deduplicated. ASCII only, so that the pattern clients see is the same rule in
+/// every regex engine.
 pub fn tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
     if raw.len() > 20 {
         return Err(FieldError::new(field, "at most 20 tags"));
     }
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for t in raw {
-        let t = t.trim().to_lowercase();
-        if t.is_empty() || t.len() > 40 || !t.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
-            return Err(FieldError::new(field, "tags are 1 to 40 letters, digits, - or _"));
+        let ok = (1..=40).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(FieldError::new(field, "tags are 1 to 40 ASCII letters, digits, - or _"));
         }
+        let t = t.to_ascii_lowercase();
         if !out.contains(&t) {
             out.push(t);
         }
     }
     Ok(out)
+}
+
+/// A post's metadata: a JSON object whose numbers fit a 64-bit float. The body's parser leaves it
+/// unread ([`RawValue`]) so that a number beyond that range is refused here, naming the field,
+/// instead of as a malformed body. Whatever passes is stored as PostgreSQL `jsonb` and read back
+/// by the same parser, with the same depth limit, so reading a stored post cannot fail.
+///
+/// [`RawValue`]: serde_json::value::RawValue
+pub fn metadata(
+    field: &str,
+    raw: &serde_json::value::RawValue,
+) -> Result<serde_json::Map<String, serde_json::Value>, FieldError> {
+    serde_json::from_str(raw.get()).map_err(|e| {
+        let message = e.to_string();
+        let message = if message.starts_with("number out of range") {
+            "numbers must be within ±1.7976931348623157e308 (a 64-bit float)"
+        } else if message.starts_with("recursion limit exceeded") {
+            "is nested too deeply"
+        } else {
+            "must be a JSON object"
+        };
+        FieldError::new(field, message)
+    })
 }
 
 /// `#rrggbb`.
@@ -143,6 +207,7 @@ mod tests {
         assert_eq!(names(Priority::schema()), Priority::ALL);
         assert_eq!(names(VoteType::schema()), VoteType::ALL);
         assert_eq!(names(Sort::schema()), Sort::ALL);
+        assert_eq!(names(SettableStatus::schema()), SettableStatus::ALL);
         assert_eq!(serde_json::to_value(Status::UnderReview).unwrap(), "under_review");
     }
 
@@ -157,5 +222,35 @@ mod tests {
     fn tags_are_normalised() {
         assert_eq!(tags("tags", &["UI".into(), "ui".into(), "dark-mode".into()]).unwrap(), ["ui", "dark-mode"]);
         assert!(tags("tags", &["has space".into()]).is_err());
+        assert!(tags("tags", &[" ui".into()]).is_err());
+        assert!(tags("tags", &["été".into()]).is_err());
+        assert!(tags("tags", &["".into()]).is_err());
+        assert!(tags("tags", &["a".repeat(41)]).is_err());
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_counted_as_sent() {
+        assert_eq!(title("title", "  Dark mode ").unwrap(), "Dark mode");
+        assert!(title("title", " a  b ").is_ok());
+        assert!(title("title", "  ab  ").is_err());
+        assert!(title("title", "bad\u{7}title").is_err());
+        assert!(title("title", &format!("{} ", "a".repeat(200))).is_err());
+    }
+
+    #[test]
+    fn metadata_numbers_fit_a_float() {
+        let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).unwrap();
+        assert!(metadata("metadata", &raw(r#"{"a": 1.7976931348623157e308, "b": [-5e-324]}"#)).is_ok());
+        let err = metadata("metadata", &raw(r#"{"a": {"b": 1e309}}"#)).unwrap_err();
+        assert!(err.message.contains("64-bit float"), "{}", err.message);
+        assert_eq!(metadata("metadata", &raw("[1]")).unwrap_err().message, "must be a JSON object");
+    }
+
+    #[test]
+    fn settable_statuses_are_the_statuses_but_duplicate() {
+        let settable: Vec<&str> =
+            SettableStatus::ALL.iter().map(|s| SettableStatus::parse("s", s).unwrap().status().as_str()).collect();
+        let all: Vec<&str> = Status::ALL.iter().copied().filter(|s| *s != "duplicate").collect();
+        assert_eq!(settable, all);
     }
 }

@@ -23,15 +23,36 @@ use crate::store::attachments::{self, Attachment};
 use crate::store::comments;
 use crate::AppState;
 
-/// The upload form.
-#[derive(ToSchema)]
+/// The upload form: these parts and no others (`upload::read` refuses the rest, 422).
+// `Deserialize` only so that `deny_unknown_fields` puts `additionalProperties: false` in the
+// document; the form itself is read part by part.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
-    /// The file: its type must be one the service allows and match its content.
+    /// The file, with a `Content-Type` of the allowed types (the request body's `encoding`
+    /// lists them) that its content matches.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// Attach to this comment of the post (its author, or an agent) instead of the post.
+    #[schema(value_type = String, format = Uuid, required = false)]
     comment_id: Option<Uuid>,
+}
+
+/// Adds the allowed file types to the upload's request body (`encoding.file.contentType`): they
+/// are configuration (`ATTACHMENT_TYPES`), so the generated document cannot know them.
+pub fn document_types(api: &mut utoipa::openapi::OpenApi, types: &[String]) {
+    let body = api
+        .paths
+        .paths
+        .get_mut("/v1/feedback/{id}/attachments")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.request_body.as_mut());
+    let Some(utoipa::openapi::RefOr::T(body)) = body else { return };
+    if let Some(utoipa::openapi::RefOr::T(content)) = body.content.get_mut("multipart/form-data") {
+        let encoding = utoipa::openapi::encoding::Encoding::builder().content_type(Some(types.join(", "))).build();
+        content.encoding.insert("file".to_owned(), encoding);
+    }
 }
 
 /// Upload a file to a post, or to one of its comments.

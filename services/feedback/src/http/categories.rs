@@ -18,8 +18,8 @@ use crate::{domain, events, AppState};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
-    /// Trimmed; unique in the organization.
-    #[schema(min_length = 1, max_length = 100)]
+    /// Trimmed; not blank; unique in the organization.
+    #[schema(schema_with = super::schema::category_name)]
     name: String,
     #[schema(max_length = 1000)]
     description: Option<String>,
@@ -38,7 +38,7 @@ pub struct NewCategory {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = super::schema::nullable_category_name)]
     name: Option<String>,
     #[schema(max_length = 1000)]
     description: Option<String>,
@@ -59,14 +59,7 @@ impl From<NewCategory> for CategoryPatch {
 
 fn parse(body: CategoryPatch) -> Result<Fields, Problem> {
     let mut errors = Vec::new();
-    let name = match body.name.as_deref().map(str::trim) {
-        Some(n) if (1..=100).contains(&n.chars().count()) => Some(n.to_owned()),
-        Some(_) => {
-            errors.push(FieldError::new("name", "must be 1 to 100 characters"));
-            None
-        }
-        None => None,
-    };
+    let name = body.name.as_deref().and_then(|n| domain::not_blank("name", n, 100).map_err(|e| errors.push(e)).ok());
     let color = body.color.as_deref().and_then(|c| domain::color("color", c).map_err(|e| errors.push(e)).ok());
     if body.icon.as_ref().is_some_and(|i| i.chars().count() > 50) {
         errors.push(FieldError::new("icon", "must be at most 50 characters"));

@@ -49,10 +49,11 @@ pub async fn list(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
-    /// Trimmed; not empty.
-    #[schema(min_length = 1, max_length = 10000)]
+    /// Trimmed; not blank.
+    #[schema(schema_with = super::schema::comment_content)]
     content: String,
     /// The comment this one answers.
+    #[schema(schema_with = super::schema::nullable_uuid)]
     parent_id: Option<Uuid>,
     /// An internal note (agents and above). A reply to an internal note is internal too.
     #[serde(default)]
@@ -60,11 +61,7 @@ pub struct NewComment {
 }
 
 fn content(raw: &str) -> Result<String, Problem> {
-    let c = raw.trim();
-    if c.is_empty() {
-        return Err(Problem::validation(vec![FieldError::new("content", "must not be empty")]));
-    }
-    domain::text("content", c, 10_000).map_err(|e| Problem::validation(vec![e]))
+    domain::not_blank("content", raw, 10_000).map_err(|e| Problem::validation(vec![e]))
 }
 
 /// Comment on a post.
@@ -165,7 +162,8 @@ async fn find(tx: &mut sqlx::PgConnection, viewer: &Viewer, post: Uuid, id: Uuid
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditComment {
-    #[schema(min_length = 1, max_length = 10000)]
+    /// Trimmed; not blank.
+    #[schema(schema_with = super::schema::comment_content)]
     content: String,
 }
 

@@ -20,7 +20,8 @@ use crate::AppState;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Default `new`, or `relevance` with `q`; `relevance` needs `q`.
+    /// Default `relevance` with `q`, `new` without. `relevance` without searchable words in `q`
+    /// (none given, or only punctuation) is `new`: every post ranks the same then.
     #[param(value_type = Option<Sort>, inline)]
     pub sort: Option<String>,
     /// Only this status; without it, merged duplicates are left out.
@@ -72,12 +73,10 @@ fn parse(q: ListQuery) -> Result<Filter, Problem> {
     let query = q.q.as_deref().and_then(|text| domain::prefix_query(text, " & "));
     let sort = match q.sort.as_deref() {
         Some(s) => Sort::parse("sort", s).map_err(|e| Problem::validation(vec![e]))?,
-        None if query.is_some() => Sort::Relevance,
-        None => Sort::New,
+        None => Sort::Relevance,
     };
-    if sort == Sort::Relevance && query.is_none() {
-        return Err(bad("sort", "relevance needs a search query q"));
-    }
+    // Nothing to rank by: every post would tie, so the ties' order (newest first) is the order.
+    let sort = if sort == Sort::Relevance && query.is_none() { Sort::New } else { sort };
     let status = q
         .status
         .as_deref()

@@ -7,6 +7,7 @@ mod comments;
 mod listing;
 mod posts;
 mod public;
+mod schema;
 mod settings;
 mod triage;
 mod upload;
@@ -24,7 +25,8 @@ use crate::AppState;
 /// The routes and their OpenAPI description.
 pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
     let upload_limit = state.config.attachment_max_bytes + 64 * 1024;
-    OpenApiRouter::new()
+    let types = state.config.attachment_types.clone();
+    let (routes, mut api) = OpenApiRouter::new()
         .routes(routes!(categories::list, categories::create))
         .routes(routes!(categories::get, categories::update, categories::delete))
         .routes(routes!(listing::list, posts::create))
@@ -44,7 +46,9 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(public::comments))
         .routes(routes!(public::vote, public::retract))
         .with_state(state)
-        .split_for_parts()
+        .split_for_parts();
+    attachments::document_types(&mut api, &types);
+    (routes, api)
 }
 
 /// Readers: API keys need `feedback:read`.

@@ -9,6 +9,7 @@ use platform::extract::{Json, Path};
 use platform::{ApiResult, FieldError, Problem};
 use proto::events as ev;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -73,15 +74,16 @@ pub async fn load(state: &AppState, org: Uuid, id: Uuid) -> ApiResult<Option<Arc
 #[serde(deny_unknown_fields)]
 pub struct CreatePost {
     /// Trimmed; no control characters.
-    #[schema(min_length = 3, max_length = 200)]
+    #[schema(schema_with = super::schema::title)]
     title: String,
     #[serde(default)]
     #[schema(max_length = 20000)]
     description: String,
+    #[schema(schema_with = super::schema::nullable_uuid)]
     category_id: Option<Uuid>,
-    /// Each 1 to 40 letters, digits, `-` or `_`; lowercased and deduplicated.
+    /// Each 1 to 40 ASCII letters, digits, `-` or `_`; lowercased and deduplicated.
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(schema_with = super::schema::tags)]
     tags: Vec<String>,
     /// Default true.
     is_public: Option<bool>,
@@ -89,8 +91,9 @@ pub struct CreatePost {
     #[schema(value_type = Option<Priority>)]
     priority: Option<String>,
     /// Agents and above only.
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    // Left unparsed by the body's parser: `domain::metadata` reads it and names what is wrong.
+    #[schema(value_type = Option<HashMap<String, super::schema::MetadataValue>>)]
+    metadata: Option<Box<RawValue>>,
 }
 
 /// Create a post; its author (a signed-in user) is subscribed to it.
@@ -120,7 +123,13 @@ pub async fn create(
         Some(p) => Priority::parse("priority", p).map_err(|e| errors.push(e)).ok(),
         None => Some(Priority::Medium),
     };
-    let (Some(title), Some(description), Some(tags), Some(priority)) = (title, description, tags, priority) else {
+    let metadata = match body.metadata.as_deref() {
+        Some(raw) => domain::metadata("metadata", raw).map_err(|e| errors.push(e)).ok(),
+        None => Some(serde_json::Map::new()),
+    };
+    let (Some(title), Some(description), Some(tags), Some(priority), Some(metadata)) =
+        (title, description, tags, priority, metadata)
+    else {
         return Err(invalid(errors).into());
     };
     if (body.priority.is_some() || body.metadata.is_some()) && !viewer.is_staff() {
@@ -145,7 +154,7 @@ pub async fn create(
             is_public: body.is_public.unwrap_or(true),
             priority: priority.as_str(),
             author: principal.user_id,
-            metadata: serde_json::Value::Object(body.metadata.unwrap_or_default()),
+            metadata: serde_json::Value::Object(metadata),
         },
     )
     .await?;
@@ -183,27 +192,27 @@ pub async fn get(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePost {
-    #[schema(min_length = 3, max_length = 200)]
+    #[schema(schema_with = super::schema::nullable_title)]
     title: Option<String>,
     #[schema(max_length = 20000)]
     description: Option<String>,
     /// `null` removes the category.
     #[serde(default, deserialize_with = "platform::extract::nullable")]
-    #[schema(value_type = Option<Uuid>, nullable)]
+    #[schema(schema_with = super::schema::nullable_uuid)]
     category_id: Option<Option<Uuid>>,
-    #[schema(max_items = 20)]
+    #[schema(schema_with = super::schema::nullable_tags)]
     tags: Option<Vec<String>>,
     #[schema(value_type = Option<Priority>)]
     priority: Option<String>,
     /// An agent or above of the organization; `null` unassigns.
     #[serde(default, deserialize_with = "platform::extract::nullable")]
-    #[schema(value_type = Option<Uuid>, nullable)]
+    #[schema(schema_with = super::schema::nullable_uuid)]
     assignee_id: Option<Option<Uuid>>,
     is_pinned: Option<bool>,
     is_public: Option<bool>,
-    /// Merged into the post's metadata.
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Merged into the post's metadata (its top-level keys replace those of the same name).
+    #[schema(value_type = Option<HashMap<String, super::schema::MetadataValue>>)]
+    metadata: Option<Box<RawValue>>,
 }
 
 /// The value, or `None` with its error noted: every invalid field is named at once.
@@ -219,6 +228,7 @@ impl UpdatePost {
             self.description.as_deref().and_then(|d| keep(&mut errors, domain::text("description", d, 20_000)));
         let tags = self.tags.as_deref().and_then(|t| keep(&mut errors, domain::tags("tags", t)));
         let priority = self.priority.as_deref().and_then(|p| keep(&mut errors, Priority::parse("priority", p)));
+        let metadata = self.metadata.as_deref().and_then(|m| keep(&mut errors, domain::metadata("metadata", m)));
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
@@ -236,7 +246,7 @@ impl UpdatePost {
             assignee_id: self.assignee_id,
             is_pinned: self.is_pinned,
             is_public: self.is_public,
-            metadata: self.metadata.map(serde_json::Value::Object),
+            metadata: metadata.map(serde_json::Value::Object),
         };
         Ok((changes, staff_only))
     }

@@ -142,12 +142,12 @@ async fn limit(state: &AppState, action: &str, headers: &HeaderMap) -> ApiResult
 #[serde(deny_unknown_fields)]
 pub struct AnonymousPost {
     /// Trimmed; no control characters.
-    #[schema(min_length = 3, max_length = 200)]
+    #[schema(schema_with = super::schema::title)]
     title: String,
     #[serde(default)]
     #[schema(max_length = 20000)]
     description: String,
-    /// A name to show with the post.
+    /// A name to show with the post; trimmed.
     #[schema(max_length = 100)]
     author_name: Option<String>,
 }
@@ -184,7 +184,7 @@ pub async fn create(
     let author_name = body
         .author_name
         .as_deref()
-        .map(|n| domain::text("author_name", n.trim(), 100))
+        .map(|n| domain::text("author_name", n, 100).map(|n| n.trim().to_owned()))
         .transpose()
         .map_err(|e| errors.push(e))
         .ok()

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::posts::visible;
 use super::{can_read, can_write};
-use crate::domain::{self, Status, Viewer};
+use crate::domain::{self, SettableStatus, Status, Viewer};
 use crate::events::{self, Notice};
 use crate::store::{self, posts, Feedback};
 use crate::AppState;
@@ -21,7 +21,7 @@ use crate::AppState;
 #[serde(deny_unknown_fields)]
 pub struct ChangeStatus {
     /// Any status but `duplicate`, which only a merge sets.
-    #[schema(value_type = Status)]
+    #[schema(value_type = SettableStatus)]
     status: String,
     /// A public note shown with the status.
     #[schema(max_length = 5000)]
@@ -50,10 +50,10 @@ pub async fn change_status(
     can_write(&principal)?;
     principal.require_role(Role::Agent)?;
     let invalid = |e: FieldError| Problem::validation(vec![e]);
-    let status = Status::parse("status", &body.status).map_err(invalid)?;
-    if status == Status::Duplicate {
+    if body.status == Status::Duplicate.as_str() {
         return Err(invalid(FieldError::new("status", "use POST /v1/feedback/{id}/merge to mark a duplicate")).into());
     }
+    let status = SettableStatus::parse("status", &body.status).map_err(invalid)?.status();
     let note = body.note.as_deref().map(|n| domain::text("note", n, 5000)).transpose().map_err(invalid)?;
     let viewer = Viewer::of(&principal);
     let current = visible(&state, &viewer, id).await?;

@@ -86,7 +86,10 @@ pub async fn read(state: &AppState, org: Uuid, multipart: &mut Multipart) -> Api
 async fn read_fields(state: &AppState, org: Uuid, multipart: &mut Multipart, form: &mut Form) -> ApiResult<()> {
     let max = state.config.attachment_max_bytes;
     while let Some(field) = multipart.next_field().await.map_err(|e| multipart_problem(&e, max))? {
+        let twice = |name: &str| Problem::validation(vec![FieldError::new(name, "is given more than once")]);
         match field.name() {
+            Some("comment_id") if form.comment_id.is_some() => return Err(twice("comment_id").into()),
+            Some("file") if form.file.is_some() => return Err(twice("file").into()),
             Some("comment_id") => {
                 let text = field.text().await.map_err(|e| multipart_problem(&e, max))?;
                 // Multipart text bypasses the JSON extractor's checks: refuse NUL here too.
@@ -97,8 +100,14 @@ async fn read_fields(state: &AppState, org: Uuid, multipart: &mut Multipart, for
                     .map_err(|_| Problem::validation(vec![FieldError::new("comment_id", "is not a comment id")]))?;
                 form.comment_id = Some(id);
             }
-            Some("file") if form.file.is_none() => form.file = Some(write_file(state, org, field, max).await?),
-            _ => {}
+            Some("file") => form.file = Some(write_file(state, org, field, max).await?),
+            // The document says `additionalProperties: false`: an unknown part is a mistake the
+            // client should hear of, not something to drop silently.
+            name => {
+                let name = name.unwrap_or_default();
+                platform::extract::reject_nul("form", name)?;
+                return Err(Problem::validation(vec![FieldError::new(name, "is not a part of this form")]).into());
+            }
         }
     }
     Ok(())

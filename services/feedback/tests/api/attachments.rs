@@ -142,6 +142,33 @@ async fn files_on_internal_notes_are_for_staff_only() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn the_form_takes_its_parts_once_and_no_others() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let post = app.create(&owner, json!({"title": "Screenshot"})).await;
+    let url = app.url(&format!("/v1/feedback/{}/attachments", post["id"].as_str().unwrap()));
+    let send = |form: Form| app.http.post(&url).bearer_auth(&owner.token).multipart(form).send();
+    // The document says `additionalProperties: false`; the file written before is removed.
+    let r = send(file(PNG, "a.png", "image/png").text("caption", "hello")).await.unwrap();
+    assert_eq!(invalid_fields(r).await, ["caption"]);
+    let r = send(
+        file(PNG, "a.png", "image/png")
+            .part("file", Part::bytes(PNG.to_vec()).file_name("b.png").mime_str("image/png").unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(invalid_fields(r).await, ["file"]);
+    let id = uuid::Uuid::now_v7().to_string();
+    let r = send(file(PNG, "a.png", "image/png").text("comment_id", id.clone()).text("comment_id", id)).await.unwrap();
+    assert_eq!(invalid_fields(r).await, ["comment_id"]);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM attachments").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((rows, walk(&app.attachments)), (0, 0));
+    let r = send(file(PNG, "a.png", "image/png")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    app.stop().await;
+}
+
 fn walk(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()

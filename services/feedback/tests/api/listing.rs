@@ -91,9 +91,19 @@ async fn sorts_filters_and_cursors() {
         }
         assert_eq!(walked, full, "{sort}");
     }
-    for bad in ["sort=hot", "status=nope", "limit=0", "limit=101", "cursor=zzz", "sort=relevance"] {
+    for bad in ["sort=hot", "status=nope", "limit=0", "limit=101", "cursor=zzz"] {
         assert_problem(app.get(&format!("/v1/feedback?{bad}"), &owner.token).await, StatusCode::UNPROCESSABLE_ENTITY)
             .await;
+    }
+    // Relevance with nothing to rank by is the newest first, cursors included.
+    let newest = app.get_json("/v1/feedback?sort=new&limit=2", &owner.token).await;
+    for q in ["", "&q=", "&q=%21%21"] {
+        let page = app.get_json(&format!("/v1/feedback?sort=relevance&limit=2{q}"), &owner.token).await;
+        assert_eq!(titles(&page), titles(&newest), "{q}");
+        let next = page["next_cursor"].as_str().unwrap();
+        let rest = app.get_json(&format!("/v1/feedback?sort=relevance{q}&limit=2&cursor={next}"), &owner.token).await;
+        let after = app.get_json(&format!("/v1/feedback?sort=new&limit=2&cursor={next}"), &owner.token).await;
+        assert_eq!(titles(&rest), titles(&after), "{q}");
     }
     app.stop().await;
 }

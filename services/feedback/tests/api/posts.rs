@@ -379,3 +379,58 @@ async fn a_post_made_private_stops_notifying_customers() {
     assert_eq!(recipients, expected, "the customer follower no longer sees the post");
     app.stop().await;
 }
+
+/// Sends `body` as it is written: serde_json would print its numbers in its own way.
+async fn post_raw(app: &TestApp, token: &str, body: &str) -> reqwest::Response {
+    let request = app.http.post(app.url("/v1/feedback")).bearer_auth(token);
+    request.header("content-type", "application/json").body(body.to_owned()).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn metadata_numbers_read_back_as_written_and_past_a_float_are_refused() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    // f64::MAX and its neighbours: PostgreSQL prints them as 309-digit integers, which a parser
+    // that misses by an ulp reads as infinity ("number out of range", a 500 on every read).
+    let numbers = ["1.7976931348623157e308", "-1.7976931348623157e308", "1.7e308", "5e-324", "-1.1126613106972595e194"];
+    let metadata = numbers.iter().enumerate().map(|(i, n)| format!("\"n{i}\": {n}")).collect::<Vec<_>>().join(", ");
+    let r = post_raw(
+        &app,
+        &owner.token,
+        &format!(r#"{{"title": "Huge numbers", "metadata": {{{metadata}, "deep": [{{"x": 1e308}}]}}}}"#),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let edit = app.patch(&format!("/v1/feedback/{id}"), &json!({"metadata": {"later": f64::MAX}}), &owner.token).await;
+    assert_eq!(edit.status(), StatusCode::OK);
+    let list = app.get_json("/v1/feedback", &owner.token).await;
+    assert_eq!(list["data"][0]["id"], id.as_str());
+    let got = app.get_json(&format!("/v1/feedback/{id}"), &owner.token).await;
+    for (i, n) in numbers.iter().enumerate() {
+        assert_eq!(got["metadata"][format!("n{i}")].as_f64(), Some(n.parse::<f64>().unwrap()), "{n}");
+    }
+    assert_eq!(got["metadata"]["deep"][0]["x"].as_f64(), Some(1e308));
+    assert_eq!(got["metadata"]["later"].as_f64(), Some(f64::MAX));
+
+    for bad in
+        [r#"{"a": 1e309}"#, r#"{"a": {"b": [-2e308]}}"#, &format!(r#"{{"a": 1{}}}"#, "0".repeat(400)), "[1]", "3"]
+    {
+        let r = post_raw(&app, &owner.token, &format!(r#"{{"title": "Too big", "metadata": {bad}}}"#)).await;
+        assert_eq!(invalid_fields(r).await, ["metadata"], "{bad}");
+        let r = app
+            .http
+            .patch(app.url(&format!("/v1/feedback/{id}")))
+            .bearer_auth(&owner.token)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"metadata": {bad}}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invalid_fields(r).await, ["metadata"], "{bad}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM feedback").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(app.get_json(&format!("/v1/feedback/{id}"), &owner.token).await["metadata"], got["metadata"]);
+    app.stop().await;
+}

@@ -34,7 +34,8 @@ pub struct CreateKey {
     /// At most the creator's own role; `agent` when absent.
     #[schema(schema_with = super::schema::nullable_key_role)]
     role: Option<String>,
-    /// Must be in the future; never expires when absent.
+    /// An RFC 3339 time in the future; never expires when absent or null.
+    #[schema(schema_with = super::schema::nullable_date_time)]
     expires_at: Option<DateTime<Utc>>,
 }
 

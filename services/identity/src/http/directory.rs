@@ -25,6 +25,7 @@ pub struct CreateUnit {
     #[schema(max_length = 2000)]
     description: Option<String>,
     /// A member of the organization.
+    #[schema(schema_with = super::schema::nullable_uuid)]
     manager_id: Option<Uuid>,
     /// `true` when absent.
     is_active: Option<bool>,
@@ -41,7 +42,7 @@ pub struct UpdateUnit {
     #[schema(value_type = Option<String>, nullable, max_length = 2000)]
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "platform::extract::nullable")]
-    #[schema(value_type = Option<Uuid>, nullable)]
+    #[schema(schema_with = super::schema::nullable_uuid)]
     manager_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "platform::extract::nullable")]
     #[schema(value_type = bool)]

@@ -26,6 +26,8 @@ pub struct CreateInvitation {
     /// Owners are made by promoting a member.
     #[schema(schema_with = super::schema::invitable_role)]
     role: String,
+    /// A department of the organization.
+    #[schema(schema_with = super::schema::nullable_uuid)]
     department_id: Option<Uuid>,
 }
 

@@ -1,7 +1,9 @@
 //! OpenAPI schemas of values kept as text (roles, statuses), so the document lists exactly what
 //! the validation accepts and the database holds.
 
-use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{
+    Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
 
 /// A display name: 1–200 characters, not blank, no control characters (see `domain::parse_name`).
 pub const NAME_PATTERN: &str =
@@ -99,4 +101,26 @@ pub fn nullable_slug() -> Object {
 /// A logo or website link; null clears it.
 pub fn nullable_url() -> Object {
     text(true).max_length(Some(500)).pattern(Some(URL_PATTERN)).build()
+}
+
+/// `{string, format}` or `null` as `oneOf`, not as `type: [string, null]`: schemathesis (4.32)
+/// generates `""` as a valid value of the latter whatever its format.
+fn nullable_format(format: KnownFormat) -> Schema {
+    let text = ObjectBuilder::new().schema_type(SchemaType::Type(Type::String));
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(text.format(Some(SchemaFormat::KnownFormat(format))))
+            .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
+            .build(),
+    )
+}
+
+/// An id, or `null` (for none, or to clear it).
+pub fn nullable_uuid() -> Schema {
+    nullable_format(KnownFormat::Uuid)
+}
+
+/// An RFC 3339 time, or `null`.
+pub fn nullable_date_time() -> Schema {
+    nullable_format(KnownFormat::DateTime)
 }
