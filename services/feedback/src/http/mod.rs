@@ -14,7 +14,6 @@ mod upload;
 mod votes;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderMap;
 use platform::auth::Principal;
 use platform::Problem;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -61,15 +60,3 @@ pub fn can_write(p: &Principal) -> Result<(), Problem> {
     p.require_scope("feedback:write")
 }
 
-/// The client's address as the edge saw it: the last hop of `X-Forwarded-For` (the one our
-/// edge appended; earlier hops are whatever the client sent).
-pub fn client_address(headers: &HeaderMap) -> String {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .or_else(|| headers.get("x-real-ip").and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned())
-}

@@ -107,7 +107,7 @@ pub async fn comments(
 
 /// The anonymous visitor: HMAC-SHA256 over address and user agent with the service's key.
 fn voter_key(state: &AppState, headers: &HeaderMap) -> Vec<u8> {
-    let address = super::client_address(headers);
+    let address = platform::http::client_address(headers);
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut mac = Hmac::<Sha256>::new_from_slice(state.config.voter_key_secret.expose_secret().as_bytes())
         .expect("HMAC takes a key of any length");
@@ -123,7 +123,7 @@ fn address_key(state: &AppState, headers: &HeaderMap) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(state.config.voter_key_secret.expose_secret().as_bytes())
         .expect("HMAC takes a key of any length");
     mac.update(b"rate-limit\0");
-    mac.update(super::client_address(headers).as_bytes());
+    mac.update(platform::http::client_address(headers).as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
 
