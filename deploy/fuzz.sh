@@ -87,7 +87,7 @@ declare -A HTTP_PORT GRPC_PORT
 
 log "starting ${SERVICES[*]} (NATS prefix $NATS_PREFIX)"
 for name in "${SERVICES[@]}"; do
-  [ -x "target/debug/$name" ] || die "target/debug/$name is missing (unset FUZZ_NO_BUILD to build it)"
+  [ -x "$TARGET_DIR/debug/$name" ] || die "$TARGET_DIR/debug/$name is missing (unset FUZZ_NO_BUILD to build it)"
   db=test_fuzz_${name//-/_}_$RUN_ID
   createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$db"
   DATABASES+=("$db")
@@ -114,7 +114,7 @@ for name in "${SERVICES[@]}"; do
     ARGON2_ITERATIONS=1 \
     ACCESS_TOKEN_TTL_SECS=3600 \
     SHUTDOWN_GRACE_SECS=5 \
-    "target/debug/$name" >"$OUT/$name.log" 2>&1 &
+    "$TARGET_DIR/debug/$name" >"$OUT/$name.log" 2>&1 &
   PIDS+=($!) NAMES+=("$name")
 done
 

@@ -6,6 +6,8 @@
 # starts what is missing. Nothing here ever stops or restarts a server it did not start.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Where cargo puts binaries (CARGO_TARGET_DIR lets several checkouts share one build cache).
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PG_HOST=127.0.0.1 PG_PORT=5432
 NATS_HOST=127.0.0.1 NATS_PORT=4222
 

@@ -95,7 +95,7 @@ for name in "${SERVICES[@]}"; do
     ATTACHMENTS_DIR="$RUN_DIR/attachments" \
     WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 \
     DEV_MAILBOX=true \
-    "$ROOT/target/release/$name"
+    "$TARGET_DIR/release/$name"
 done
 
 log "starting edge (nginx) on $EDGE"
