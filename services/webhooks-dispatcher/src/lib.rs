@@ -60,7 +60,8 @@ impl Application {
             Arc::new(GrpcAuthenticator::new(&config.common.identity_grpc_url, config.common.service_token())?),
             config.common.auth_cache_ttl,
         );
-        let policy = Arc::new(ssrf::Policy { allow: config.allow_cidrs.clone(), only_allowed: config.only_allowed_cidrs });
+        let policy =
+            Arc::new(ssrf::Policy { allow: config.allow_cidrs.clone(), only_allowed: config.only_allowed_cidrs });
         let keys = Arc::new(platform::crypto::KeyRing::parse(&config.secrets_keys).map_err(anyhow::Error::msg)?);
         if config.secrets_keys_default {
             // Only reachable in development: production refuses to start without the keys.

@@ -282,7 +282,10 @@ mod tests {
 
     #[test]
     fn an_allow_list_opens_networks_but_never_link_local() {
-        let p = Policy { allow: vec!["127.0.0.0/8".parse().unwrap(), "169.254.0.0/16".parse().unwrap()], only_allowed: false };
+        let p = Policy {
+            allow: vec!["127.0.0.0/8".parse().unwrap(), "169.254.0.0/16".parse().unwrap()],
+            only_allowed: false,
+        };
         assert!(!refused(&p, "127.0.0.1"));
         assert!(refused(&p, "10.0.0.1"));
         assert!(refused(&p, "169.254.169.254"));

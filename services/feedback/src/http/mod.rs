@@ -59,4 +59,3 @@ pub fn can_read(p: &Principal) -> Result<(), Problem> {
 pub fn can_write(p: &Principal) -> Result<(), Problem> {
     p.require_scope("feedback:write")
 }
-
