@@ -92,7 +92,7 @@ for name in "${SERVICES[@]}"; do
     NATS_URL="nats://$NATS_HOST:$NATS_PORT" \
     IDENTITY_GRPC_URL=http://127.0.0.1:50051 \
     APP_BASE_URL="http://$EDGE" \
-    ATTACHMENTS_DIR="$RUN_DIR/attachments" \
+    ATTACHMENTS_DIR="$RUN_DIR/attachments/$name" \
     WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 \
     DEV_MAILBOX=true \
     "$TARGET_DIR/release/$name"

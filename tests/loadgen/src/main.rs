@@ -2,12 +2,16 @@
 //! databases, runs the ceilings (what the hardware gives without our code) in the same
 //! invocation, and prints one table, so results are read as ratios.
 //!
-//! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`
+//! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`,
+//! `... -- ticketing [--seconds 10] [--only create,numbers,read,lists,inbox] [--per-creator 1000]`
 
 mod cleanup;
 mod feedback_suite;
 mod identity_suite;
 mod runner;
+mod ticketing_data;
+mod ticketing_inbox;
+mod ticketing_suite;
 mod webhooks_suite;
 
 use std::time::Duration;
@@ -31,6 +35,16 @@ async fn main() -> anyhow::Result<()> {
         "identity" => identity_suite::run(duration).await,
         "feedback" => feedback_suite::run(duration).await,
         "cleanup-streams" => cleanup::run().await,
+        "ticketing" => {
+            let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+            let per_creator = args
+                .iter()
+                .position(|a| a == "--per-creator")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1000);
+            ticketing_suite::run(duration, only, per_creator).await
+        }
         "webhooks" => {
             let events = args
                 .iter()
@@ -40,6 +54,6 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or(30_000);
             webhooks_suite::run(events).await
         }
-        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks"),
+        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks, ticketing"),
     }
 }

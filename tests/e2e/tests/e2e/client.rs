@@ -50,9 +50,14 @@ pub struct Team {
 
 impl Stack {
     pub async fn signup(&self, email: &str, org: &str) -> String {
+        self.signup_session(email, org).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signup's whole answer: session, user and organization.
+    pub async fn signup_session(&self, email: &str, org: &str) -> Value {
         let body = json!({"email": email, "password": PASSWORD, "name": "Owner", "organization_name": org});
         let r = self.http.post(format!("{}/v1/auth/signup", self.identity)).json(&body).send().await.unwrap();
-        expect(r, StatusCode::CREATED, "signup").await["access_token"].as_str().unwrap().to_owned()
+        expect(r, StatusCode::CREATED, "signup").await
     }
 
     pub async fn login(&self, email: &str) -> String {
@@ -73,30 +78,36 @@ impl Stack {
         .await
     }
 
+    /// Invites `email` as `role` on behalf of `owner`; the invitee accepts through the link
+    /// mailed to the development mailbox. The acceptance's answer (session, user, organization).
+    pub async fn join(&self, owner: &str, email: &str, role: &str, name: &str) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/v1/invitations", self.identity))
+            .bearer_auth(owner)
+            .json(&json!({"email": email, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        expect(r, StatusCode::CREATED, "invitation").await;
+        let link = url::Url::parse(&self.mail_link(email, "invitation").await).expect("a link");
+        let (_, invite) = link.query_pairs().find(|(k, _)| k == "token").expect("the link carries a token");
+        let r = self
+            .http
+            .post(format!("{}/v1/invitations/accept", self.identity))
+            .json(&json!({"token": invite, "name": name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        expect(r, StatusCode::OK, "accept").await
+    }
+
     /// The flow's start: an owner signs up and invites a teammate as admin, who accepts through
     /// the mailed link, signs in and creates an endpoint for `feedback.created` at `rx`.
     pub async fn team_with_webhook(&self, rx: &Receiver) -> Team {
         let owner = self.signup("owner@example.com", "Acme").await;
         let mate = "mate@example.com";
-        let r = self
-            .http
-            .post(format!("{}/v1/invitations", self.identity))
-            .bearer_auth(&owner)
-            .json(&json!({"email": mate, "role": "admin"}))
-            .send()
-            .await
-            .unwrap();
-        expect(r, StatusCode::CREATED, "invitation").await;
-        let link = url::Url::parse(&self.mail_link(mate, "invitation").await).expect("a link");
-        let (_, invite) = link.query_pairs().find(|(k, _)| k == "token").expect("the link carries a token");
-        let r = self
-            .http
-            .post(format!("{}/v1/invitations/accept", self.identity))
-            .json(&json!({"token": invite, "name": "Mate", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        expect(r, StatusCode::OK, "accept").await;
+        self.join(&owner, mate, "admin", "Mate").await;
         let token = self.login(mate).await;
         let r = self
             .http

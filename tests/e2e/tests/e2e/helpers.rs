@@ -1,6 +1,7 @@
-//! Starts identity, feedback and the webhooks dispatcher in this process, each from its library
-//! on a fresh database and a runtime of its own, all on one NATS prefix, wired to each other as
-//! in production (feedback and the dispatcher authenticate through identity's gRPC).
+//! Starts identity, feedback, ticketing and the webhooks dispatcher in this process, each from
+//! its library on a fresh database and a runtime of its own, all on one NATS prefix, wired to
+//! each other as in production (the others authenticate and look members up through identity's
+//! gRPC).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -59,12 +60,17 @@ impl Drop for Process {
     }
 }
 
-/// The three services, reachable over HTTP at these base URLs.
+/// The services, reachable over HTTP at these base URLs.
 pub struct Stack {
     pub identity: String,
     pub feedback: String,
+    pub ticketing: String,
     pub dispatcher: String,
     pub http: reqwest::Client,
+    /// Where the services' NATS is and their prefix: only for stand-ins of services that do not
+    /// exist yet (inbox-sync), never to look behind a service's back.
+    pub nats_url: String,
+    pub prefix: String,
     dispatcher_env: HashMap<String, String>,
     dispatcher_process: Process,
     _services: Vec<Process>,
@@ -124,7 +130,8 @@ impl Stack {
         let db = platform::testing::fresh_database("e2e_feedback").await.expect("feedback database");
         let attachments = std::env::temp_dir().join(format!("e2e-attachments-{}", uuid::Uuid::new_v4().simple()));
         let mut env = common(db.expose_secret(), "8");
-        env.extend(vars(&[("IDENTITY_GRPC_URL", &identity_grpc), ("ATTACHMENTS_DIR", &attachments.to_string_lossy())]));
+        let dir = attachments.join("feedback");
+        env.extend(vars(&[("IDENTITY_GRPC_URL", &identity_grpc), ("ATTACHMENTS_DIR", &dir.to_string_lossy())]));
         let config = feedback::Config::from_env(Env::from_map(env)).expect("feedback config");
         let feedback = Process::new("feedback");
         let feedback_http = feedback
@@ -132,6 +139,21 @@ impl Stack {
                 let app = feedback::Application::build(config).await.expect("feedback builds");
                 let addr = app.http_addr();
                 tokio::spawn(watch("feedback", app.run_until_stopped(CancellationToken::new())));
+                addr
+            })
+            .await;
+
+        let db = platform::testing::fresh_database("e2e_ticketing").await.expect("ticketing database");
+        let mut env = common(db.expose_secret(), "8");
+        let dir = attachments.join("ticketing");
+        env.extend(vars(&[("IDENTITY_GRPC_URL", &identity_grpc), ("ATTACHMENTS_DIR", &dir.to_string_lossy())]));
+        let config = ticketing::Config::from_env(Env::from_map(env)).expect("ticketing config");
+        let ticketing = Process::new("ticketing");
+        let ticketing_http = ticketing
+            .run(move || async move {
+                let app = ticketing::Application::build(config).await.expect("ticketing builds");
+                let addr = app.http_addr();
+                tokio::spawn(watch("ticketing", app.run_until_stopped(CancellationToken::new())));
                 addr
             })
             .await;
@@ -154,11 +176,14 @@ impl Stack {
         Self {
             identity: format!("http://{identity_http}"),
             feedback: format!("http://{feedback_http}"),
+            ticketing: format!("http://{ticketing_http}"),
             dispatcher,
             http: reqwest::Client::new(),
+            nats_url: nats_url.to_owned(),
+            prefix,
             dispatcher_env,
             dispatcher_process,
-            _services: vec![identity, feedback],
+            _services: vec![identity, feedback, ticketing],
             attachments,
         }
     }

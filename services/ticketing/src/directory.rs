@@ -1,0 +1,81 @@
+//! What ticketing asks identity, over gRPC with the service token: a member's role (an assignee
+//! must be an agent or above) and whether a team exists (with its members). Asked before the
+//! transaction that uses the answer, never inside it.
+
+use std::time::Duration;
+
+use platform::auth::Role;
+use platform::grpc::ServiceToken;
+use proto::identity::identity_client::IdentityClient;
+use proto::identity::{GetTeamRequest, GetUserRequest};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Directory {
+    client: IdentityClient<tonic::transport::Channel>,
+    token: ServiceToken,
+}
+
+/// Why a lookup did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("not found in this organization")]
+    NotFound,
+    #[error("identity did not answer: {0}")]
+    Unavailable(String),
+}
+
+/// A team as identity has it.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: Uuid,
+    pub name: String,
+    pub members: Vec<Uuid>,
+}
+
+impl Directory {
+    /// Connects lazily: ticketing starts while identity is down.
+    pub fn new(url: &str, token: ServiceToken) -> anyhow::Result<Self> {
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .connect_lazy();
+        Ok(Self { client: IdentityClient::new(channel), token })
+    }
+
+    fn request<T>(&self, body: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(body);
+        self.token.attach(&mut request);
+        platform::grpc::inject_trace(&mut request);
+        request
+    }
+
+    /// `user`'s current role in `org`.
+    pub async fn role(&self, org: Uuid, user: Uuid) -> Result<Role, LookupError> {
+        let request = self.request(GetUserRequest { organization_id: org.to_string(), user_id: user.to_string() });
+        match self.client.clone().get_user(request).await {
+            Ok(u) => u.into_inner().role.parse().map_err(LookupError::Unavailable),
+            Err(s) if s.code() == tonic::Code::NotFound => Err(LookupError::NotFound),
+            Err(s) => Err(LookupError::Unavailable(s.code().to_string())),
+        }
+    }
+
+    /// The team `team` of `org`, with its members.
+    pub async fn team(&self, org: Uuid, team: Uuid) -> Result<Team, LookupError> {
+        let request = self.request(GetTeamRequest { organization_id: org.to_string(), team_id: team.to_string() });
+        match self.client.clone().get_team(request).await {
+            Ok(t) => {
+                let t = t.into_inner();
+                Ok(Team {
+                    id: team,
+                    name: t.name,
+                    members: t.member_user_ids.iter().filter_map(|m| m.parse().ok()).collect(),
+                })
+            }
+            Err(s) if s.code() == tonic::Code::NotFound || s.code() == tonic::Code::InvalidArgument => {
+                Err(LookupError::NotFound)
+            }
+            Err(s) => Err(LookupError::Unavailable(s.code().to_string())),
+        }
+    }
+}

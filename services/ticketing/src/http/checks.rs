@@ -1,0 +1,81 @@
+//! Checks of a request against identity, billing and the organization's records, made before
+//! the transaction that relies on them (no network wait inside a transaction).
+
+use axum::http::StatusCode;
+use platform::auth::Role;
+use platform::{ApiResult, FieldError, Problem};
+use uuid::Uuid;
+
+use crate::directory::LookupError;
+use crate::quota::Verdict;
+use crate::store::tickets as store;
+use crate::AppState;
+
+/// 422 unless identity says `user` is a member of `org` with at least `min`.
+pub async fn check_member(state: &AppState, org: Uuid, user: Uuid, min: Role, field: &str) -> ApiResult<()> {
+    match state.directory.role(org, user).await {
+        Ok(role) if role >= min => Ok(()),
+        Ok(_) => Err(Problem::validation(vec![FieldError::new(
+            field,
+            format!("must have the {} role or higher", min.as_str()),
+        )])
+        .into()),
+        Err(LookupError::NotFound) => {
+            Err(Problem::validation(vec![FieldError::new(field, "is not a member of this organization")]).into())
+        }
+        Err(LookupError::Unavailable(why)) => {
+            tracing::warn!(%org, %why, "cannot check a member");
+            Err(Problem::unavailable("could not check the member, try again shortly").retry_after(1).into())
+        }
+    }
+}
+
+/// 422 unless identity knows team `team` in `org`.
+pub async fn check_team(state: &AppState, org: Uuid, team: Uuid) -> ApiResult<()> {
+    match state.directory.team(org, team).await {
+        Ok(t) => {
+            // A team older than the event stream: routing learns its members from this answer.
+            let mut conn = state.pool.acquire().await?;
+            crate::store::teams::seed(&mut conn, org, team, &t.members).await?;
+            Ok(())
+        }
+        Err(LookupError::NotFound) => Err(Problem::validation(vec![FieldError::new("team_id", "no such team")]).into()),
+        Err(LookupError::Unavailable(why)) => {
+            tracing::warn!(%org, %why, "cannot check a team");
+            Err(Problem::unavailable("could not check the team, try again shortly").retry_after(1).into())
+        }
+    }
+}
+
+/// 422 unless the customer profile and project named are the organization's.
+pub async fn check_refs(state: &AppState, org: Uuid, customer: Option<Uuid>, project: Option<Uuid>) -> ApiResult<()> {
+    let mut conn = state.pool.acquire().await?;
+    let mut errors = Vec::new();
+    if let Some(c) = customer {
+        if !store::customer_exists(&mut conn, org, c).await? {
+            errors.push(FieldError::new("customer_id", "no such customer profile"));
+        }
+    }
+    if let Some(p) = project {
+        if !store::project_exists(&mut conn, org, p).await? {
+            errors.push(FieldError::new("project_id", "no such project"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::validation(errors).into())
+    }
+}
+
+/// 402 when the plan's ticket quota is used up (billing not answering allows it).
+pub async fn check_quota(state: &AppState, org: Uuid, metric: &str, what: &str) -> ApiResult<()> {
+    match state.quota.check(org, metric, 1).await {
+        Verdict::Allowed => Ok(()),
+        Verdict::Exceeded { used, limit, plan } => {
+            Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
+                .detail(format!("the {plan} plan allows {limit} {what}; {used} are used"))
+                .into())
+        }
+    }
+}

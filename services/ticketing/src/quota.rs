@@ -1,0 +1,64 @@
+//! Plan limits: billing-metrics' `CheckQuota` before a create. It fails open: a quota service
+//! that does not answer within the timeout must not stop customers from asking for help.
+
+use std::time::Duration;
+
+use platform::grpc::ServiceToken;
+use proto::billing::billing_client::BillingClient;
+use proto::billing::CheckQuotaRequest;
+use uuid::Uuid;
+
+pub struct Quota {
+    client: Option<BillingClient<tonic::transport::Channel>>,
+    timeout: Duration,
+    token: ServiceToken,
+}
+
+/// What the check came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Exceeded { used: i64, limit: i64, plan: String },
+}
+
+impl Quota {
+    pub fn new(url: Option<&str>, timeout: Duration, token: ServiceToken) -> anyhow::Result<Self> {
+        let client = match url {
+            Some(u) => Some(BillingClient::new(
+                tonic::transport::Endpoint::from_shared(u.to_owned())?.connect_timeout(timeout).connect_lazy(),
+            )),
+            None => None,
+        };
+        Ok(Self { client, timeout, token })
+    }
+
+    /// May `org` use `amount` more of `metric`? Allowed when unconfigured, slow or failing.
+    pub async fn check(&self, org: Uuid, metric: &str, amount: i64) -> Verdict {
+        let Some(client) = &self.client else { return Verdict::Allowed };
+        let mut request = tonic::Request::new(CheckQuotaRequest {
+            organization_id: org.to_string(),
+            metric: metric.to_owned(),
+            amount,
+        });
+        self.token.attach(&mut request);
+        platform::grpc::inject_trace(&mut request);
+        match tokio::time::timeout(self.timeout, client.clone().check_quota(request)).await {
+            Ok(Ok(reply)) => {
+                let r = reply.into_inner();
+                if r.allowed {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Exceeded { used: r.used, limit: r.limit, plan: r.plan }
+                }
+            }
+            Ok(Err(status)) => {
+                tracing::warn!(%org, metric, %status, "quota check failed; allowing");
+                Verdict::Allowed
+            }
+            Err(_) => {
+                tracing::warn!(%org, metric, "quota check timed out; allowing");
+                Verdict::Allowed
+            }
+        }
+    }
+}
