@@ -8,7 +8,6 @@ pub mod directory;
 pub mod domain;
 pub mod events;
 pub mod http;
-pub mod quota;
 pub mod store;
 pub mod views;
 
@@ -34,7 +33,7 @@ pub struct Services {
     pub auth: AuthClient,
     /// identity's member lookups (gRPC, with the service token).
     pub directory: directory::Directory,
-    pub quota: quota::Quota,
+    pub quota: platform::quota::Quota,
     pub views: views::Views,
     pub posts: cache::PostCache,
 }
@@ -61,7 +60,7 @@ impl Application {
         let authenticator = GrpcAuthenticator::new(&config.common.identity_grpc_url, token.clone())?;
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
         let directory = directory::Directory::new(&config.common.identity_grpc_url, token.clone())?;
-        let quota = quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
+        let quota = platform::quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
         let state = AppState(Arc::new(Services {
             posts: cache::PostCache::new(config.post_cache_ttl),
             config,

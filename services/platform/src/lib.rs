@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod pagination;
+pub mod quota;
 pub mod retention;
 pub mod service;
 pub mod telemetry;

@@ -12,7 +12,6 @@ pub mod escalations;
 pub mod events;
 pub mod http;
 pub mod inbox;
-pub mod quota;
 pub mod routing;
 pub mod rules;
 pub mod service;
@@ -41,7 +40,7 @@ pub struct Services {
     pub auth: AuthClient,
     /// identity's member and team lookups (gRPC, with the service token).
     pub directory: directory::Directory,
-    pub quota: quota::Quota,
+    pub quota: platform::quota::Quota,
 }
 
 /// A built, bound, not yet serving ticketing instance.
@@ -59,7 +58,7 @@ impl Application {
         let authenticator = GrpcAuthenticator::new(&config.common.identity_grpc_url, token.clone())?;
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
         let directory = directory::Directory::new(&config.common.identity_grpc_url, token.clone())?;
-        let quota = quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
+        let quota = platform::quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
         let state = AppState(Arc::new(Services { config, pool, bus, auth, directory, quota }));
         Ok(Self { foundation, state })
     }

@@ -17,9 +17,9 @@ use uuid::Uuid;
 use super::{can_read, can_write};
 use crate::directory::LookupError;
 use crate::domain::{self, Priority, Viewer};
-use crate::quota::Verdict;
 use crate::store::{self, posts, Feedback};
 use crate::{boards, events, AppState};
+use platform::quota::Verdict;
 
 fn invalid(errors: Vec<FieldError>) -> Problem {
     Problem::validation(errors)

@@ -193,7 +193,7 @@ pub async fn create(
         return Err(Problem::validation(errors).into());
     };
     limit(&state, "post", &headers).await?;
-    if let crate::quota::Verdict::Exceeded { .. } = state.quota.check(b.organization_id, "feedback_posts", 1).await {
+    if let platform::quota::Verdict::Exceeded { .. } = state.quota.check(b.organization_id, "feedback_posts", 1).await {
         return Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
             .detail("this board takes no more posts on its plan")
             .into());

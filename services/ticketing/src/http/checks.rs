@@ -7,9 +7,9 @@ use platform::{ApiResult, FieldError, Problem};
 use uuid::Uuid;
 
 use crate::directory::LookupError;
-use crate::quota::Verdict;
 use crate::store::tickets as store;
 use crate::AppState;
+use platform::quota::Verdict;
 
 /// 422 unless identity says `user` is a member of `org` with at least `min`.
 pub async fn check_member(state: &AppState, org: Uuid, user: Uuid, min: Role, field: &str) -> ApiResult<()> {

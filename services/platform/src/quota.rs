@@ -1,9 +1,10 @@
-//! Plan limits: billing-metrics' `CheckQuota` before a create. It fails open: a quota service
-//! that does not answer within the timeout must not stop customers from giving feedback.
+//! Plan limits: billing-metrics' `CheckQuota` before a create, shared by every service that
+//! creates what a plan limits. It fails open: a quota service that does not answer within the
+//! timeout must not stop customers from working.
 
 use std::time::Duration;
 
-use platform::grpc::ServiceToken;
+use crate::grpc::ServiceToken;
 use proto::billing::billing_client::BillingClient;
 use proto::billing::CheckQuotaRequest;
 use uuid::Uuid;
@@ -41,7 +42,7 @@ impl Quota {
             amount,
         });
         self.token.attach(&mut request);
-        platform::grpc::inject_trace(&mut request);
+        crate::grpc::inject_trace(&mut request);
         match tokio::time::timeout(self.timeout, client.clone().check_quota(request)).await {
             Ok(Ok(reply)) => {
                 let r = reply.into_inner();
