@@ -37,6 +37,13 @@ pub trait Handler: Send + Sync + 'static {
         let _ = delivery;
         None
     }
+
+    /// After the handler's transaction committed: what it [`crate::cache::touch`]ed, for the
+    /// caches of those rows to be evicted.
+    fn committed<'a>(&'a self, touched: crate::cache::Touched) -> BoxFuture<'a, ()> {
+        let _ = touched;
+        Box::pin(async {})
+    }
 }
 
 /// How long the server waits for an ack before giving a message to another replica: a killed
@@ -197,12 +204,17 @@ impl Consumer {
             return;
         };
         let delivery = Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt };
-        let work = telemetry::scope(parent, self.apply(&delivery));
+        let work = telemetry::scope(parent, crate::cache::collect(self.apply(&delivery)));
         tokio::pin!(work);
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
         let outcome = loop {
             tokio::select! {
-                outcome = &mut work => break outcome,
+                (outcome, touched) = &mut work => {
+                    if outcome.is_ok() && !touched.is_empty() {
+                        self.handler.committed(touched).await;
+                    }
+                    break outcome;
+                }
                 _ = progress.tick() => {
                     let _ = msg.ack_with(AckKind::Progress).await;
                 }

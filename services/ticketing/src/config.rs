@@ -25,6 +25,9 @@ pub struct Config {
     pub sla_scan_interval: Duration,
     /// Base of links in notifications.
     pub app_base_url: String,
+    /// How long a replica keeps a ticket it read for `GET /v1/tickets/{id}` (evicted on every
+    /// replica by every write; `0` turns the cache off).
+    pub ticket_cache_ttl: Duration,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             suggestions_llm_model: env.string("SUGGESTIONS_LLM_MODEL", "gpt-4o-mini"),
             sla_scan_interval: env.seconds("SLA_SCAN_INTERVAL_SECS", Duration::from_secs(30)),
             app_base_url: env.string("APP_BASE_URL", "http://127.0.0.1:8080"),
+            ticket_cache_ttl: env.seconds("TICKET_CACHE_TTL_SECS", Duration::from_secs(2)),
         };
         if config.attachment_max_bytes == 0 {
             env.invalid("ATTACHMENT_MAX_BYTES", "must be positive");

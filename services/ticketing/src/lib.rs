@@ -41,6 +41,22 @@ pub struct Services {
     /// identity's member and team lookups (gRPC, with the service token).
     pub directory: directory::Directory,
     pub quota: platform::quota::Quota,
+    /// Tickets read by id, per replica; every committed change to a ticket row evicts it on
+    /// every replica (the store [`platform::cache::touch`]es each row it writes).
+    pub tickets: platform::cache::Shared<domain::ticket::Ticket>,
+}
+
+/// Broadcasts ticket evictions between replicas.
+pub const TICKETS_CHANGED_SUBJECT: &str = "internal.ticketing.changed";
+const TICKET_CACHE_ENTRIES: usize = 50_000;
+
+impl Services {
+    /// Call once the work that `touched` these tickets has committed.
+    pub async fn changed(&self, touched: &platform::cache::Touched) {
+        if !touched.is_empty() {
+            self.tickets.changed(&self.bus, touched.ids()).await;
+        }
+    }
 }
 
 /// A built, bound, not yet serving ticketing instance.
@@ -59,7 +75,9 @@ impl Application {
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
         let directory = directory::Directory::new(&config.common.identity_grpc_url, token.clone())?;
         let quota = platform::quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
-        let state = AppState(Arc::new(Services { config, pool, bus, auth, directory, quota }));
+        let tickets =
+            platform::cache::Shared::new(TICKETS_CHANGED_SUBJECT, config.ticket_cache_ttl, TICKET_CACHE_ENTRIES);
+        let state = AppState(Arc::new(Services { config, pool, bus, auth, directory, quota, tickets }));
         Ok(Self { foundation, state })
     }
 
@@ -108,6 +126,7 @@ impl Application {
                 }),
             ),
             ("retention", tokio::spawn(retention.run(shutdown.clone()))),
+            ("ticket cache", tokio::spawn(state.tickets.clone().listen(state.bus.clone(), shutdown.clone()))),
             (
                 "inbox consumers",
                 tokio::spawn(consumers::inbox::run(state.clone(), runtime.metrics.clone(), shutdown.clone())),
@@ -124,6 +143,7 @@ impl Application {
                         state.config.sla_scan_interval,
                         &state.config.app_base_url,
                     )
+                    .evicting(state.tickets.clone(), state.bus.clone())
                     .run(shutdown.clone()),
                 ),
             ),

@@ -52,6 +52,7 @@ pub async fn on_change(
         let team = after.team_id.unwrap_or_default();
         lock(tx, org).await?;
         if after.queued_at.is_none() {
+            platform::cache::touch(after.id);
             // Queued since now; the team's queue is handed out in that order.
             sqlx::query("UPDATE tickets SET queued_at = clock_timestamp() WHERE id = $1 AND organization_id = $2")
                 .bind(after.id)
@@ -67,6 +68,7 @@ pub async fn on_change(
             }
         }
     } else if after.queued_at.is_some() {
+        platform::cache::touch(after.id);
         sqlx::query("UPDATE tickets SET queued_at = NULL WHERE id = $1 AND organization_id = $2")
             .bind(after.id)
             .bind(org)
@@ -127,6 +129,7 @@ async fn drain_team_unannounced(tx: &mut PgConnection, org: Uuid, team: Uuid) ->
         else {
             break;
         };
+        platform::cache::touch(ticket);
         sqlx::query("UPDATE tickets SET assignee_id = $3, queued_at = NULL WHERE id = $1 AND organization_id = $2")
             .bind(ticket)
             .bind(org)

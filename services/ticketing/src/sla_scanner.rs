@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use platform::bus::Bus;
+use platform::cache::Shared;
 use proto::events as ev;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -31,11 +33,18 @@ pub struct SlaScanner {
     pool: PgPool,
     interval: Duration,
     base_url: String,
+    cache: Option<(Shared<Ticket>, Bus)>,
 }
 
 impl SlaScanner {
     pub fn new(pool: PgPool, interval: Duration, base_url: &str) -> Self {
-        Self { pool, interval, base_url: base_url.to_owned() }
+        Self { pool, interval, base_url: base_url.to_owned(), cache: None }
+    }
+
+    /// Evicts the tickets each pass stamps from every replica's `cache`.
+    pub fn evicting(mut self, cache: Shared<Ticket>, bus: Bus) -> Self {
+        self.cache = Some((cache, bus));
+        self
     }
 
     /// Scans every interval until `shutdown`; a failed scan is logged and retried next time.
@@ -62,6 +71,10 @@ impl SlaScanner {
                     breached(&mut tx, t, target, &self.base_url).await?;
                 }
                 tx.commit().await?;
+                if let Some((cache, bus)) = &self.cache {
+                    let ids: Vec<Uuid> = claimed.iter().map(|t| t.id).collect();
+                    cache.changed(bus, Some(&ids)).await;
+                }
                 total += claimed.len();
                 if (claimed.len() as i64) < BATCH {
                     break;

@@ -61,6 +61,10 @@ impl Handler for MessageReceived {
             receive(tx, &self.state, event.data).await
         })
     }
+
+    fn committed<'a>(&'a self, touched: platform::cache::Touched) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.state.changed(&touched).await })
+    }
 }
 
 /// `inbox.message.status_changed` → the reply's delivery status.

@@ -61,7 +61,18 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let (routes, mut api) = routes;
     document::refine(&mut api, &state.config.attachment_types);
-    (routes, api)
+    (routes.layer(axum::middleware::from_fn_with_state(state, evict_touched)), api)
+}
+
+/// Evicts the tickets a request wrote, once its handler (and so its transaction) is done.
+async fn evict_touched(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (response, touched) = platform::cache::collect(next.run(request)).await;
+    state.changed(&touched).await;
+    response
 }
 
 /// Readers: API keys need `tickets:read`.
@@ -89,6 +100,29 @@ pub async fn viewer(state: &AppState, p: &Principal) -> ApiResult<Viewer> {
         _ => None,
     };
     Ok(Viewer::new(p, profile))
+}
+
+/// Like [`visible`], from the replica's ticket cache when `key` is an id: for reads that only
+/// show the ticket (a write locks and rereads it in its transaction).
+pub async fn visible_cached(state: &AppState, viewer: &Viewer, key: &str) -> ApiResult<Ticket> {
+    let Ok(id) = key.parse::<uuid::Uuid>() else { return visible(state, viewer, key).await };
+    let cached = state.tickets.get(id).filter(|t| t.organization_id == viewer.org);
+    let ticket = match cached {
+        Some(t) => t,
+        None => {
+            let generation = state.tickets.generation();
+            let mut conn = state.pool.acquire().await?;
+            let Some(t) = store::get(&mut conn, viewer.org, id).await?.map(std::sync::Arc::new) else {
+                return Err(Problem::not_found("ticket").into());
+            };
+            state.tickets.put(generation, id, t.clone());
+            t
+        }
+    };
+    Some(ticket)
+        .filter(|t| viewer.sees(t))
+        .map(std::sync::Arc::unwrap_or_clone)
+        .ok_or_else(|| Problem::not_found("ticket").into())
 }
 
 /// The ticket `key` (id or number) if `viewer` may see it; 404 otherwise (another tenant's,

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::checks::{check_member, check_quota, check_refs, check_team};
-use super::{can_read, can_write, keep, schema, staff, viewer, visible, word};
+use super::{can_read, can_write, keep, schema, staff, viewer, visible, visible_cached, word};
 use crate::domain::fields;
 use crate::domain::ticket::{Actor, Category, Priority, Severity, Source, Status, Ticket};
 use crate::domain::viewer::Viewer;
@@ -235,7 +235,7 @@ pub async fn create(
 pub async fn get(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<TicketBody>> {
     can_read(&p)?;
     let viewer = viewer(&state, &p).await?;
-    Ok(Json(TicketBody::of(visible(&state, &viewer, &id).await?, &viewer)))
+    Ok(Json(TicketBody::of(visible_cached(&state, &viewer, &id).await?, &viewer)))
 }
 
 /// Every field is optional; what is given changes. `null` clears the nullable ones.

@@ -267,6 +267,8 @@ pub async fn delete(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Resul
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    // Its tickets lose the link (`ON DELETE SET NULL`).
+    platform::cache::touch_all();
     let deleted = sqlx::query("DELETE FROM customer_profiles WHERE id = $1 AND organization_id = $2")
         .bind(id)
         .bind(org)

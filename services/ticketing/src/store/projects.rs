@@ -175,6 +175,8 @@ pub async fn hold(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<
 
 /// Deletes the project; its tickets keep existing without it (the foreign key sets null).
 pub async fn delete(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    // Its tickets lose the link (`ON DELETE SET NULL`).
+    platform::cache::touch_all();
     let deleted = sqlx::query("DELETE FROM projects WHERE id = $1 AND organization_id = $2")
         .bind(id)
         .bind(org)

@@ -113,6 +113,8 @@ pub async fn update(conn: &mut PgConnection, org: Uuid, p: &SlaPolicy) -> sqlx::
 
 /// Whether there was such a policy; its tickets keep their due times, without a policy.
 pub async fn delete(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    // Its tickets lose the link (`ON DELETE SET NULL`).
+    platform::cache::touch_all();
     let done = sqlx::query("DELETE FROM sla_policies WHERE id = $1 AND organization_id = $2")
         .bind(id)
         .bind(org)
@@ -160,6 +162,7 @@ pub async fn paused_seconds(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sql
 }
 
 pub async fn set_ticket(conn: &mut PgConnection, org: Uuid, id: Uuid, s: &TicketSla) -> sqlx::Result<()> {
+    platform::cache::touch(id);
     sqlx::query(
         "UPDATE tickets SET sla_policy_id = $3, first_response_due_at = $4, resolution_due_at = $5, \
            sla_paused_at = $6, sla_paused_seconds = $7 WHERE id = $1 AND organization_id = $2",
@@ -214,10 +217,12 @@ pub async fn claim_breaches(conn: &mut PgConnection, target: Target, limit: i64)
     .bind(limit)
     .fetch_all(conn)
     .await
+    .inspect(|claimed: &Vec<Ticket>| claimed.iter().for_each(|t| platform::cache::touch(t.id)))
 }
 
 /// Marks `target` of ticket `id` breached now unless it is already; the ticket if it was not.
 pub async fn stamp(conn: &mut PgConnection, org: Uuid, id: Uuid, target: Target) -> sqlx::Result<Option<Ticket>> {
+    platform::cache::touch(id);
     let breached = match target {
         Target::FirstResponse => "first_response_breached_at",
         Target::Resolution => "resolution_breached_at",

@@ -1,5 +1,6 @@
 //! Tickets: reading (by id or number), locking, numbering and writing the row.
 
+use platform::cache::touch;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -132,6 +133,7 @@ pub async fn insert(conn: &mut PgConnection, t: &Ticket) -> sqlx::Result<Ticket>
 /// Writes the fields the core owns from `t` (SLA, queue, CSAT and time columns are written by
 /// their own statements). Setting an assignee takes the ticket out of its team's queue.
 pub async fn write(conn: &mut PgConnection, t: &Ticket) -> sqlx::Result<Ticket> {
+    touch(t.id);
     sqlx::query_as(&format!(
         "UPDATE tickets SET subject = $3, description = $4, status = $5, priority = $6, severity = $7, \
            category = $8, tags = $9, project_id = $10, customer_id = $11, requester_user_id = $12, \
@@ -253,6 +255,7 @@ pub async fn rate(
     rating: i16,
     comment: Option<&str>,
 ) -> sqlx::Result<bool> {
+    touch(id);
     let done = sqlx::query(
         "UPDATE tickets SET csat_rating = $3, csat_comment = $4, csat_at = now() \
          WHERE id = $1 AND organization_id = $2 AND csat_rating IS NULL",
@@ -268,6 +271,7 @@ pub async fn rate(
 
 /// Adds `minutes` (negative to take back) to the ticket's actual time.
 pub async fn add_minutes(conn: &mut PgConnection, org: Uuid, id: Uuid, minutes: i64) -> sqlx::Result<i64> {
+    touch(id);
     sqlx::query_scalar(
         "UPDATE tickets SET actual_minutes = GREATEST(actual_minutes + $3, 0) \
          WHERE id = $1 AND organization_id = $2 RETURNING actual_minutes",
@@ -287,6 +291,8 @@ pub async fn has_merged_sources(conn: &mut PgConnection, id: Uuid) -> sqlx::Resu
 /// Deletes the ticket (comments, history, attachments, time and watchers go with it); the
 /// follow-ups it has keep existing without the link.
 pub async fn delete(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    // Its follow-ups change too, unnamed here.
+    platform::cache::touch_all();
     sqlx::query("UPDATE tickets SET follow_up_of_id = NULL WHERE organization_id = $1 AND follow_up_of_id = $2")
         .bind(org)
         .bind(id)

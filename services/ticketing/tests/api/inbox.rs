@@ -16,18 +16,18 @@ use uuid::Uuid;
 use crate::helpers::*;
 
 /// One conversation of a WhatsApp contact, as inbox-sync would describe its messages.
-struct Conversation {
+pub struct Conversation {
     org: Uuid,
-    id: Uuid,
+    pub id: Uuid,
     contact: String,
 }
 
 impl Conversation {
-    fn new(org: &str, contact: &str) -> Self {
+    pub fn new(org: &str, contact: &str) -> Self {
         Self { org: org.parse().unwrap(), id: Uuid::now_v7(), contact: contact.to_owned() }
     }
 
-    fn message(&self, message_id: Uuid, text: &str) -> CloudEvent<InboxMessageReceived> {
+    pub fn message(&self, message_id: Uuid, text: &str) -> CloudEvent<InboxMessageReceived> {
         CloudEvent::new(
             "switchboard/inbox-sync",
             proto::events::INBOX_MESSAGE_RECEIVED,
@@ -73,7 +73,7 @@ impl Conversation {
 
 /// Publishes `event` on its subject without a `Nats-Msg-Id`, so that a repeat reaches the
 /// consumer (the stream's duplicate window would drop it otherwise); its stream sequence.
-async fn publish<T: Serialize>(app: &TestApp, event: &CloudEvent<T>) -> u64 {
+pub async fn publish<T: Serialize>(app: &TestApp, event: &CloudEvent<T>) -> u64 {
     let js = async_nats::jetstream::new(app.nats.clone());
     let subject = format!("{}.events.{}", app.prefix, event.event_type);
     let ack = js.publish(subject, serde_json::to_vec(event).unwrap().into()).await.unwrap().await.unwrap();
@@ -100,7 +100,7 @@ async fn drained(app: &TestApp, name: &str, seq: u64) {
 }
 
 /// The customer profile of a contact, once the inbox has created it.
-async fn customer_of(app: &TestApp, agent: &User, contact: &str) -> Value {
+pub async fn customer_of(app: &TestApp, agent: &User, contact: &str) -> Value {
     let path = format!("/v1/customers?q={}", urlencode(contact));
     until_some("the contact's customer profile", || async {
         app.get_json(&path, &agent.token).await["data"].get(0).cloned()
@@ -112,7 +112,7 @@ fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-async fn tickets_of(app: &TestApp, agent: &User, customer: &str) -> Vec<Value> {
+pub async fn tickets_of(app: &TestApp, agent: &User, customer: &str) -> Vec<Value> {
     let page = app.get_json(&format!("/v1/customers/{customer}/tickets"), &agent.token).await;
     page["data"].as_array().unwrap().clone()
 }

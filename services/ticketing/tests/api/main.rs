@@ -2,6 +2,7 @@
 
 mod articles;
 mod attachments;
+mod cache;
 mod csat;
 mod customers;
 mod escalations;
