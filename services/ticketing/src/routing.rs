@@ -41,17 +41,15 @@ fn wants_agent(t: &Ticket) -> bool {
 /// takes it out of the queue otherwise. The assignee of `after`, if it got one, is returned for
 /// the caller to record and announce; other queued tickets given away here are announced here.
 /// Freeing an agent is the caller's to report, through [`drain`].
-pub async fn on_change(
-    tx: &mut PgConnection,
-    _before: Option<&Ticket>,
-    after: &Ticket,
-) -> anyhow::Result<Option<Uuid>> {
+pub async fn on_change(tx: &mut PgConnection, _before: Option<&Ticket>, after: &Ticket) -> anyhow::Result<Routed> {
     let org = after.organization_id;
     let mut assigned = None;
+    let mut wrote = false;
     if wants_agent(after) {
         let team = after.team_id.unwrap_or_default();
         lock(tx, org).await?;
         if after.queued_at.is_none() {
+            wrote = true;
             platform::cache::touch(after.id);
             // Queued since now; the team's queue is handed out in that order.
             sqlx::query("UPDATE tickets SET queued_at = clock_timestamp() WHERE id = $1 AND organization_id = $2")
@@ -62,12 +60,14 @@ pub async fn on_change(
         }
         for (ticket, agent) in drain_team_unannounced(tx, org, team).await? {
             if ticket == after.id {
+                wrote = true;
                 assigned = Some(agent);
             } else {
                 announce(tx, org, ticket).await?;
             }
         }
     } else if after.queued_at.is_some() {
+        wrote = true;
         platform::cache::touch(after.id);
         sqlx::query("UPDATE tickets SET queued_at = NULL WHERE id = $1 AND organization_id = $2")
             .bind(after.id)
@@ -75,7 +75,15 @@ pub async fn on_change(
             .execute(&mut *tx)
             .await?;
     }
-    Ok(assigned)
+    Ok(Routed { assigned, wrote })
+}
+
+/// What [`on_change`] did to its ticket.
+pub struct Routed {
+    /// The agent it was given, to record and announce.
+    pub assigned: Option<Uuid>,
+    /// Whether the ticket row was written (queued, taken out of the queue or assigned).
+    pub wrote: bool,
 }
 
 /// `agent` has room now (a ticket of theirs ended, they came online or gained capacity): hands

@@ -56,14 +56,18 @@ fn facts<'a>(ticket: &'a Ticket, ctx: &'a Context) -> Facts<'a> {
     }
 }
 
-/// The actions of the rules matching `ticket` on `trigger`, in order; counts each matching rule.
+/// The enabled rules of `trigger`, in order: when there are none, nothing else need be read.
+pub async fn enabled(tx: &mut PgConnection, org: uuid::Uuid, trigger: Trigger) -> sqlx::Result<Vec<store::Rule>> {
+    store::for_trigger(tx, org, trigger).await
+}
+
+/// The actions of those of `rules` matching `ticket`, in order; counts each matching rule.
 pub async fn evaluate(
     tx: &mut PgConnection,
-    trigger: Trigger,
+    rules: Vec<store::Rule>,
     ticket: &Ticket,
     ctx: &Context,
 ) -> anyhow::Result<Vec<Action>> {
-    let rules = store::for_trigger(tx, ticket.organization_id, trigger).await?;
     let facts = facts(ticket, ctx);
     let mut matched = Vec::new();
     let mut actions = Vec::new();

@@ -30,25 +30,32 @@ pub fn clock(policy: Option<&SlaPolicy>) -> Clock {
         .map_or(Clock::Wall, Clock::Business)
 }
 
-pub async fn on_change(tx: &mut PgConnection, before: Option<&Ticket>, after: &Ticket) -> anyhow::Result<()> {
+/// Sets or moves the SLA clock of `after` (written, locked) for its change from `before`
+/// (`None`: just created); whether it wrote to the ticket row.
+pub async fn on_change(tx: &mut PgConnection, before: Option<&Ticket>, after: &Ticket) -> anyhow::Result<bool> {
     let (org, id) = (after.organization_id, after.id);
     let now = Utc::now();
+    let was_running = before.is_none_or(|b| running(b.status));
+    let resuming = !was_running && running(after.status) && after.sla_paused_at.is_some();
+    let retarget = before.is_none_or(|b| b.priority != after.priority || b.category != after.category);
+    let pausing = !running(after.status) && after.sla_paused_at.is_none();
+    let mut wrote = false;
+    // Most changes (a reply, a tag) move no clock: nothing to read or write for them.
     let mut sla = TicketSla {
         policy_id: after.sla_policy_id,
         first_response_due_at: after.first_response_due_at,
         resolution_due_at: after.resolution_due_at,
         paused_at: after.sla_paused_at,
-        paused_seconds: store::paused_seconds(tx, org, id).await?,
+        paused_seconds: if resuming || retarget { store::paused_seconds(tx, org, id).await? } else { 0 },
     };
     let start = sla.clone();
-    let current = match after.sla_policy_id {
-        Some(p) => store::get(tx, org, p).await?,
-        None => None,
-    };
-    let was_running = before.is_none_or(|b| running(b.status));
 
     // Resuming: the paused business time moves the targets not met yet.
-    if !was_running && running(after.status) {
+    if resuming {
+        let current = match after.sla_policy_id {
+            Some(p) => store::get(tx, org, p).await?,
+            None => None,
+        };
         if let Some(paused_at) = sla.paused_at.take() {
             let c = clock(current.as_ref());
             let paused = c.between(paused_at, now);
@@ -62,7 +69,6 @@ pub async fn on_change(tx: &mut PgConnection, before: Option<&Ticket>, after: &T
         }
     }
 
-    let retarget = before.is_none_or(|b| b.priority != after.priority || b.category != after.category);
     if retarget {
         let policy = store::matching(tx, org, after.priority, after.category).await?;
         let c = clock(policy.as_ref());
@@ -77,12 +83,16 @@ pub async fn on_change(tx: &mut PgConnection, before: Option<&Ticket>, after: &T
     }
 
     // Pausing: waiting, resolved and closed stop the clock.
-    if !running(after.status) && sla.paused_at.is_none() {
+    if pausing {
+        if !(resuming || retarget) {
+            sla.paused_seconds = store::paused_seconds(tx, org, id).await?;
+        }
         sla.paused_at = Some(now);
     }
 
-    if sla != start {
+    if sla != start || pausing {
         store::set_ticket(tx, org, id, &sla).await?;
+        wrote = true;
     }
 
     // A target missed while the clock ran but met (or paused) before the scanner saw it is a
@@ -96,10 +106,12 @@ pub async fn on_change(tx: &mut PgConnection, before: Option<&Ticket>, after: &T
         let stopped_late = stopped && after.first_response_at.is_none() && late(sla.first_response_due_at, now);
         if met_late || stopped_late {
             crate::sla_scanner::record_late(tx, org, id, Target::FirstResponse).await?;
+            wrote = true;
         }
     }
     if after.resolution_breached_at.is_none() && stopped && late(sla.resolution_due_at, now) {
         crate::sla_scanner::record_late(tx, org, id, Target::Resolution).await?;
+        wrote = true;
     }
-    Ok(())
+    Ok(wrote)
 }

@@ -22,6 +22,10 @@ pub async fn run(
     route: bool,
 ) -> anyhow::Result<Ticket> {
     let org = ticket.organization_id;
+    let rules = crate::rules::enabled(tx, org, trigger).await?;
+    if rules.is_empty() {
+        return Ok(ticket);
+    }
     let customer_tier = match ticket.customer_id {
         Some(c) => tickets::customer_tier(tx, org, c).await?,
         None => None,
@@ -33,7 +37,7 @@ pub async fn run(
         hours_open: (Utc::now() - ticket.created_at).num_seconds().max(0) as f64 / 3600.0,
         channel: ticket.source,
     };
-    let actions = crate::rules::evaluate(tx, trigger, &ticket, &context).await?;
+    let actions = crate::rules::evaluate(tx, rules, &ticket, &context).await?;
     let mut now = ticket;
     let how = How { kind: Some("rule"), route };
     for action in actions {

@@ -85,14 +85,13 @@ pub async fn after_write(
     route: bool,
 ) -> anyhow::Result<Ticket> {
     let (org, id) = (written.organization_id, written.id);
-    if sla {
-        crate::sla::on_change(tx, before, written).await?;
-    }
-    let mut now = reload(tx, org, id).await?;
+    // The row is read back only when SLA or routing wrote to it.
+    let sla_wrote = sla && crate::sla::on_change(tx, before, written).await?;
+    let mut now = if sla_wrote { reload(tx, org, id).await? } else { written.clone() };
     if route {
         let routed = crate::routing::on_change(tx, before, &now).await?;
-        let after = reload(tx, org, id).await?;
-        if let Some(agent) = routed {
+        let after = if routed.wrote { reload(tx, org, id).await? } else { now.clone() };
+        if let Some(agent) = routed.assigned {
             let change = FieldChange {
                 field: "assignee_id",
                 before: serde_json::json!(now.assignee_id),

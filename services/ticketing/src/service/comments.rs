@@ -82,7 +82,8 @@ pub async fn insert(
     };
     history::record(tx, org, after.id, who.actor.user_id(), who.kind.as_str(), &[entry]).await?;
     events::comment_created(tx, &after, &comment).await?;
-    if public && !customer {
+    let reply_back = public && !customer;
+    if reply_back {
         crate::inbox::on_public_agent_reply(tx, &after, comment.id, &comment.body, who.actor.user_id()).await?;
     }
     let recipients: Vec<_> = watchers::ids(tx, org, after.id).await?.into_iter().chain(after.assignee_id).collect();
@@ -94,6 +95,7 @@ pub async fn insert(
     };
     events::notify(tx, &after, recipients, who.actor, notice, &services.config.app_base_url).await?;
     // The inbox hook may have marked the reply pending delivery: answer it as it is now.
-    let comment = comments::get(tx, org, after.id, comment.id).await?.unwrap_or(comment);
+    let comment =
+        if reply_back { comments::get(tx, org, after.id, comment.id).await?.unwrap_or(comment) } else { comment };
     Ok(Posted { ticket: after, comment })
 }

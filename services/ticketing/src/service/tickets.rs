@@ -14,7 +14,7 @@ use super::change::{self, How, Who};
 use super::comments::{self as posting, Duplicate, Posted};
 use crate::domain::ticket::{Actor, AuthorKind, Category, Priority, Severity, Source, Status, Ticket};
 use crate::rules::Trigger;
-use crate::store::comments::{self, Comment};
+use crate::store::comments::Comment;
 use crate::store::{attachments, history, tickets};
 use crate::{events, Services};
 
@@ -176,8 +176,8 @@ async fn landing(tx: &mut PgConnection, org: Uuid, id: Uuid) -> ApiResult<Ticket
 /// A reply to a merged ticket lands on the ticket it was merged into. A customer's reply to a
 /// closed ticket opens a follow-up (`follow_up_of_id`) carrying it; an agent's public reply to
 /// a closed ticket is a 409 (notes are fine). A customer's reply to a resolved ticket reopens it
-/// and runs the `customer_reply` rules. An inbox message already recorded answers the comment
-/// recorded for it (exactly once).
+/// and runs the `customer_reply` rules. Whether an inbox message was recorded already is the
+/// caller's to check, under its conversation's lock; the unique key refuses a second copy (409).
 pub async fn add_comment(
     tx: &mut PgConnection,
     services: &Services,
@@ -186,12 +186,6 @@ pub async fn add_comment(
     new: NewComment,
     actor: Actor,
 ) -> ApiResult<CommentOutcome> {
-    if let Some(message) = new.inbox_message_id {
-        if let Some(comment) = comments::by_inbox_message(tx, org, message).await? {
-            let ticket = tickets::get(tx, org, comment.ticket_id).await?.ok_or_else(|| Problem::not_found("ticket"))?;
-            return Ok(CommentOutcome { ticket, comment, opened_follow_up: false });
-        }
-    }
     let first = landing(tx, org, ticket_id).await?;
     let who = Who { actor, kind: new.author_kind };
     let customer_reply = new.author_kind == AuthorKind::Customer && !new.is_internal;

@@ -68,17 +68,6 @@ pub async fn insert(conn: &mut PgConnection, c: NewRow<'_>) -> sqlx::Result<Opti
     .await
 }
 
-/// The comment of `org` that records inbox message `message` (exactly once per message).
-pub async fn by_inbox_message(conn: &mut PgConnection, org: Uuid, message: Uuid) -> sqlx::Result<Option<Comment>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM ticket_comments WHERE organization_id = $1 AND inbox_message_id = $2"
-    ))
-    .bind(org)
-    .bind(message)
-    .fetch_optional(conn)
-    .await
-}
-
 /// One page of a ticket's comments, oldest first, after `cursor`; notes only when `internal`.
 pub async fn page(
     conn: &mut PgConnection,
