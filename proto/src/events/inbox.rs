@@ -5,6 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub const INBOX_CONNECTION_CONNECTED: &str = "inbox.connection.connected";
+pub const INBOX_CONNECTION_EXPIRED: &str = "inbox.connection.expired";
+pub const INBOX_CONNECTION_DISCONNECTED: &str = "inbox.connection.disconnected";
+pub const INBOX_CONVERSATION_CREATED: &str = "inbox.conversation.created";
+pub const INBOX_CONVERSATION_UPDATED: &str = "inbox.conversation.updated";
 pub const INBOX_MESSAGE_RECEIVED: &str = "inbox.message.received";
 pub const INBOX_MESSAGE_SENT: &str = "inbox.message.sent";
 pub const INBOX_MESSAGE_STATUS_CHANGED: &str = "inbox.message.status_changed";
@@ -72,4 +77,34 @@ pub struct InboxSend {
     pub content: String,
     pub sent_by_user_id: Option<Uuid>,
     pub source_id: String,
+}
+
+/// `inbox.connection.*`: a platform account connected, expired (its token was refused) or
+/// disconnected. Never carries a token or secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InboxConnection {
+    pub organization_id: Uuid,
+    pub connection_id: Uuid,
+    pub platform: String,
+    /// The platform's id of the account (WhatsApp phone number id, page id, …).
+    pub account_id: String,
+    pub display_name: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `inbox.conversation.created` / `.updated`: a conversation as it is now; `changed` names the
+/// fields that moved (empty on creation).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InboxConversation {
+    pub organization_id: Uuid,
+    pub conversation_id: Uuid,
+    pub connection_id: Uuid,
+    pub platform: String,
+    pub contact: InboxContact,
+    pub status: String,
+    pub assignee_id: Option<Uuid>,
+    #[serde(default)]
+    pub changed: Vec<String>,
 }

@@ -10,6 +10,10 @@ use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
+/// Development only: a well-known key ring, so a fresh checkout runs without configuration.
+/// Production refuses to start without `SECRETS_KEYS` (`Env::production_secret`).
+pub const DEVELOPMENT_KEYS: &str = "dev:c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQta2V5LTMyYmI=";
+
 /// The keys: the first encrypts, all decrypt.
 pub struct KeyRing {
     keys: Vec<(String, Aes256Gcm)>,
@@ -53,6 +57,13 @@ impl KeyRing {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(format!("v1:{id}:{}", STANDARD.encode(out)))
+    }
+
+    /// Whether `stored` was sealed with an older key than the one encrypting now (a rotation
+    /// job re-encrypts such values).
+    pub fn is_stale(&self, stored: &str) -> bool {
+        let mut parts = stored.splitn(3, ':');
+        !matches!((parts.next(), parts.next()), (Some("v1"), Some(id)) if id == self.keys[0].0)
     }
 
     /// The plaintext of a value `encrypt` made for `row`.

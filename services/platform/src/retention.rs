@@ -39,20 +39,20 @@ const PLATFORM_RULES: [(&str, &str); 3] = [
 /// The retention job of one service.
 pub struct Retention {
     pool: PgPool,
-    rules: Vec<(&'static str, &'static str)>,
+    rules: Vec<(&'static str, std::borrow::Cow<'static, str>)>,
     every: Duration,
 }
 
 impl Retention {
     /// The platform's rules, run every five minutes.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, rules: PLATFORM_RULES.to_vec(), every: Duration::from_secs(300) }
+        Self { pool, rules: PLATFORM_RULES.iter().map(|(n, q)| (*n, (*q).into())).collect(), every: Duration::from_secs(300) }
     }
 
     /// Adds a rule: `sql` deletes one batch of aged rows (a `LIMIT`ed sub-select) and is
     /// repeated while it deletes anything.
-    pub fn rule(mut self, name: &'static str, sql: &'static str) -> Self {
-        self.rules.push((name, sql));
+    pub fn rule(mut self, name: &'static str, sql: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.rules.push((name, sql.into()));
         self
     }
 
@@ -80,7 +80,7 @@ impl Retention {
         for (name, sql) in &self.rules {
             let mut deleted = 0;
             for _ in 0..MAX_BATCHES {
-                let n = sqlx::query(sql).execute(&mut *conn).await?.rows_affected();
+                let n = sqlx::query(sql.as_ref()).execute(&mut *conn).await?.rows_affected();
                 deleted += n;
                 if n == 0 {
                     break;

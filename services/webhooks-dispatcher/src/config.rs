@@ -8,8 +8,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::smtp::SEND_LIMIT as SMTP_SEND_LIMIT;
 use crate::ssrf::Cidr;
 
-/// Development only: a well-known key, so a fresh checkout runs without configuration.
-const DEVELOPMENT_KEY: &str = "dev:c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQta2V5LTMyYmI=";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -96,7 +94,7 @@ impl Config {
             mail_max_attempts: env.get("MAIL_MAX_ATTEMPTS", 8),
             user_agent: env.string("WEBHOOK_USER_AGENT", "Switchboard-Webhooks/1.0"),
             secrets_keys_default: env.optional("SECRETS_KEYS").is_none(),
-            secrets_keys: env.production_secret("SECRETS_KEYS", common.environment, DEVELOPMENT_KEY),
+            secrets_keys: env.production_secret("SECRETS_KEYS", common.environment, platform::crypto::DEVELOPMENT_KEYS),
             common,
         };
         if config.dev_mailbox && !config.common.is_development() {

@@ -19,7 +19,6 @@ use crate::directory::LookupError;
 use crate::domain::{self, Priority, Viewer};
 use crate::store::{self, posts, Feedback};
 use crate::{boards, events, AppState};
-use platform::quota::Verdict;
 
 fn invalid(errors: Vec<FieldError>) -> Problem {
     Problem::validation(errors)
@@ -135,11 +134,7 @@ pub async fn create(
     if (body.priority.is_some() || body.metadata.is_some()) && !viewer.is_staff() {
         return Err(Problem::forbidden("priority and metadata are set by agents").into());
     }
-    if let Verdict::Exceeded { used, limit, plan } = state.quota.check(principal.org_id, "feedback_posts", 1).await {
-        return Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
-            .detail(format!("the {plan} plan allows {limit} posts; {used} are used"))
-            .into());
-    }
+    state.quota.require(principal.org_id, "feedback_posts", "posts").await?;
     let mut tx = state.pool.begin().await?;
     check_category(&mut tx, principal.org_id, body.category_id).await?;
     boards::ensure(&mut tx, principal.org_id, &principal.org_slug).await?;

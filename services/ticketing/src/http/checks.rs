@@ -1,7 +1,6 @@
 //! Checks of a request against identity, billing and the organization's records, made before
 //! the transaction that relies on them (no network wait inside a transaction).
 
-use axum::http::StatusCode;
 use platform::auth::Role;
 use platform::{ApiResult, FieldError, Problem};
 use uuid::Uuid;
@@ -9,7 +8,6 @@ use uuid::Uuid;
 use crate::directory::LookupError;
 use crate::store::tickets as store;
 use crate::AppState;
-use platform::quota::Verdict;
 
 /// 422 unless identity says `user` is a member of `org` with at least `min`.
 pub async fn check_member(state: &AppState, org: Uuid, user: Uuid, min: Role, field: &str) -> ApiResult<()> {
@@ -70,12 +68,5 @@ pub async fn check_refs(state: &AppState, org: Uuid, customer: Option<Uuid>, pro
 
 /// 402 when the plan's ticket quota is used up (billing not answering allows it).
 pub async fn check_quota(state: &AppState, org: Uuid, metric: &str, what: &str) -> ApiResult<()> {
-    match state.quota.check(org, metric, 1).await {
-        Verdict::Allowed => Ok(()),
-        Verdict::Exceeded { used, limit, plan } => {
-            Err(Problem::new(StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
-                .detail(format!("the {plan} plan allows {limit} {what}; {used} are used"))
-                .into())
-        }
-    }
+    Ok(state.quota.require(org, metric, what).await?)
 }

@@ -43,7 +43,7 @@ async fn a_full_plan_refuses_new_tickets_and_an_absent_billing_allows_them() {
     let r = app.post("/v1/tickets", &json!({"subject": "One too many"}), &owner.token).await;
     let body = assert_problem(r, StatusCode::PAYMENT_REQUIRED).await;
     assert!(body["type"].as_str().unwrap().ends_with("quota-exceeded"));
-    assert_eq!(body["detail"], "the free plan allows 50 tickets a month; 50 are used");
+    assert_eq!(body["detail"], "the free plan allows 50 tickets a month (metric tickets); 50 are used");
     assert!(app.get_json("/v1/tickets", &owner.token).await["data"].as_array().unwrap().is_empty());
     app.stop().await;
 

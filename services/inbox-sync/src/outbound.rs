@@ -1,0 +1,316 @@
+//! Outbound messages: `POST /v1/conversations/{id}/messages` and the `inbox.send` command both
+//! record a `pending` message (idempotent by `source_id`) and wake the sender; the sender claims
+//! pending messages under a lease (shared safely by replicas), sends each through the platform
+//! with the decrypted token — holding no database connection meanwhile — and records the
+//! outcome with its events: `sent` (`inbox.message.sent`, `inbox.message.status_changed`),
+//! retried with backoff on 5xx, 429 and no answer, `failed` on a refusal, and the connection
+//! `expired` when the platform refuses its token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use platform::bus::CloudEvent;
+use platform::consumer::{Delivery, Handler};
+use proto::events as ev;
+use secrecy::SecretString;
+use serde_json::json;
+use sqlx::PgConnection;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::events;
+use crate::platforms::send::{Api, Outgoing, SendError};
+use crate::platforms::Platform;
+use crate::store::connections;
+use crate::store::conversations::Conversation;
+use crate::store::messages::{self, Claimed, Message, NewMessage};
+use crate::Services;
+
+/// WhatsApp's customer-service window: free-form messages only this long after the customer's
+/// last message.
+pub const WHATSAPP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How long a sender owns a claimed message: longer than a send with its timeout.
+const LEASE: Duration = Duration::from_secs(60);
+const BATCH: i64 = 32;
+
+/// Why a message cannot be sent now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// WhatsApp's 24-hour window closed and no template was given.
+    WindowClosed,
+    /// The conversation's connection is disconnected or expired.
+    ConnectionDown(String),
+    /// The platform cannot send this (a template off WhatsApp, TikTok).
+    Unsupported(&'static str),
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::WindowClosed => "WhatsApp's 24-hour customer-service window is closed: the customer last wrote more \
+                than 24 hours ago; send an approved template instead"
+                .to_owned(),
+            Refusal::ConnectionDown(status) => format!("the conversation's connection is {status}"),
+            Refusal::Unsupported(what) => (*what).to_owned(),
+        }
+    }
+}
+
+/// Whether `what` may go out on `conversation` now.
+pub fn check(
+    conversation: &Conversation,
+    connection_status: &str,
+    template: bool,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    if connection_status != "active" {
+        return Err(Refusal::ConnectionDown(connection_status.to_owned()));
+    }
+    let platform: Platform = conversation.platform.parse().map_err(|_| Refusal::Unsupported("unknown platform"))?;
+    match platform {
+        Platform::Tiktok => return Err(Refusal::Unsupported("sending on TikTok is not supported yet")),
+        Platform::Whatsapp if !template => {
+            let open = conversation.last_inbound_at.is_some_and(|at| now - at < WHATSAPP_WINDOW);
+            if !open {
+                return Err(Refusal::WindowClosed);
+            }
+        }
+        Platform::Whatsapp => {}
+        _ if template => return Err(Refusal::Unsupported("templates are WhatsApp's")),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Records a pending outbound message on `conversation` (the caller checked it may go);
+/// with a `source_id` seen before, the message recorded for it.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    conversation: &Conversation,
+    text: &str,
+    template: Option<serde_json::Value>,
+    sent_by: Option<Uuid>,
+    source_id: Option<&str>,
+) -> anyhow::Result<Message> {
+    let org = conversation.organization_id;
+    let content_type = if template.is_some() { "template" } else { "text" };
+    let row = NewMessage {
+        org,
+        conversation: conversation.id,
+        connection: conversation.connection_id,
+        external_id: None,
+        outbound: true,
+        content_type,
+        content: text,
+        media: None,
+        location: None,
+        reply_to: None,
+        reaction_to: None,
+        status: "pending",
+        status_rank: 0,
+        sent_by,
+        source_id,
+        template,
+        at: None,
+    };
+    if let Some(m) = messages::insert(tx, &row).await? {
+        return Ok(m);
+    }
+    let source = source_id.ok_or_else(|| anyhow::anyhow!("an outbound message without source id collided"))?;
+    messages::by_source(tx, org, source).await?.ok_or_else(|| anyhow::anyhow!("message of source {source} vanished"))
+}
+
+/// Records a message that could not be sent at all as `failed`, with its event (the sender of an
+/// `inbox.send` command learns it from `inbox.message.status_changed`).
+pub async fn refuse(
+    tx: &mut PgConnection,
+    conversation: &Conversation,
+    text: &str,
+    sent_by: Option<Uuid>,
+    source_id: Option<&str>,
+    refusal: &Refusal,
+) -> anyhow::Result<Message> {
+    let m = enqueue(tx, conversation, text, None, sent_by, source_id).await?;
+    match messages::failed(tx, m.organization_id, m.id, &json!(refusal.message())).await? {
+        Some(failed) => {
+            events::status_changed(tx, &failed).await?;
+            Ok(failed)
+        }
+        None => Ok(m),
+    }
+}
+
+/// `inbox.send` from ticketing: the reply as an outbound message, exactly once per `source_id`.
+pub struct SendCommand {
+    pub wake: Arc<Notify>,
+}
+
+impl Handler for SendCommand {
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, d: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let cmd: CloudEvent<ev::InboxSend> = serde_json::from_slice(&d.payload)?;
+            let s = cmd.data;
+            let org = s.organization_id;
+            let Some(conversation) = crate::store::conversations::get(tx, org, s.conversation_id).await? else {
+                tracing::warn!(conversation = %s.conversation_id, "inbox.send for a conversation that does not exist; dropped");
+                return Ok(());
+            };
+            if messages::by_source(tx, org, &s.source_id).await?.is_some() {
+                return Ok(());
+            }
+            let connection = connections::get(tx, org, conversation.connection_id).await?;
+            let status = connection.map_or_else(|| "disconnected".to_owned(), |c| c.status);
+            match check(&conversation, &status, false, Utc::now()) {
+                Ok(()) => {
+                    enqueue(tx, &conversation, &s.content, None, s.sent_by_user_id, Some(&s.source_id)).await?;
+                    self.wake.notify_one();
+                }
+                Err(refusal) => {
+                    refuse(tx, &conversation, &s.content, s.sent_by_user_id, Some(&s.source_id), &refusal).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Sends pending messages until `shutdown`.
+pub struct Sender {
+    pub services: Arc<Services>,
+    pub api: Api,
+}
+
+impl Sender {
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let wake = self.services.send_wake.clone();
+        loop {
+            let wait = match self.pass().await {
+                Ok(sent) if sent as i64 >= BATCH => Duration::ZERO,
+                Ok(_) => self.until_next().await,
+                Err(err) => {
+                    tracing::warn!(error = %err, "sending pass failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn until_next(&self) -> Duration {
+        let Ok(mut conn) = self.services.pool.acquire().await else { return Duration::from_secs(1) };
+        match messages::next_due(&mut conn).await {
+            Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(Duration::from_secs(5)),
+            _ => Duration::from_secs(5),
+        }
+    }
+
+    /// Claims and sends one batch; how many were claimed.
+    pub async fn pass(&self) -> anyhow::Result<usize> {
+        let claimed = {
+            let mut conn = self.services.pool.acquire().await?;
+            messages::claim(&mut conn, BATCH, LEASE).await?
+        };
+        let n = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(16, |m| async move {
+                let id = m.id;
+                if let Err(err) = self.send_one(m).await {
+                    // The lease runs out and the message is tried again.
+                    tracing::warn!(message = %id, error = %err, "could not record a send; retried after the lease");
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    async fn send_one(&self, m: Claimed) -> anyhow::Result<()> {
+        let s = &self.services;
+        let org = m.organization_id;
+        let (connection, secrets, conversation) = {
+            let mut conn = s.pool.acquire().await?;
+            let c = connections::get(&mut conn, org, m.connection_id).await?;
+            let secrets = connections::secrets(&mut conn, org, m.connection_id).await?;
+            let conv = crate::store::conversations::get(&mut conn, org, m.conversation_id).await?;
+            (c, secrets, conv)
+        };
+        let (Some(connection), Some(secrets), Some(conversation)) = (connection, secrets, conversation) else {
+            return self.finish(org, m.id, Err(SendError::Refused(json!("the conversation is gone"))), "").await;
+        };
+        if connection.status != "active" {
+            let why = json!(Refusal::ConnectionDown(connection.status.clone()).message());
+            return self.finish(org, m.id, Err(SendError::Refused(why)), &connection.platform).await;
+        }
+        let token = match s.keys.decrypt(&secrets.access_token, &crate::sealed_for(connection.id, "access_token")) {
+            Ok(t) => SecretString::from(t),
+            Err(e) => {
+                let why = json!(format!("the connection's token cannot be read: {e}"));
+                return self.finish(org, m.id, Err(SendError::Refused(why)), &connection.platform).await;
+            }
+        };
+        let platform: Platform = connection.platform.parse().map_err(anyhow::Error::msg)?;
+        let what = match m.template.clone() {
+            Some(t) => Outgoing::Template(t),
+            None => Outgoing::Text(m.content.clone()),
+        };
+        let mut outcome = self.api.send(platform, &connection.account_id, &token, &conversation.external_id, &what).await;
+        if let Err(SendError::Retry { error, after }) = &outcome {
+            if m.attempts < i32::try_from(s.config.send_attempts).unwrap_or(i32::MAX) {
+                let backoff = s.config.send_backoff * 2u32.saturating_pow(u32::try_from(m.attempts - 1).unwrap_or(0).min(16));
+                let delay = after.unwrap_or(backoff).max(backoff.min(Duration::from_secs(1)));
+                tracing::info!(message = %m.id, attempt = m.attempts, error = %error, ?delay, "send failed; retrying");
+                let mut conn = s.pool.acquire().await?;
+                messages::retry_later(&mut conn, org, m.id, delay).await?;
+                return Ok(());
+            }
+            outcome = Err(SendError::Refused(json!(error)));
+        }
+        if let Err(SendError::TokenRefused(why)) = &outcome {
+            let mut tx = s.pool.begin().await?;
+            if let Some(c) = connections::mark(&mut tx, org, connection.id, "expired", why).await? {
+                events::connection(&mut tx, ev::INBOX_CONNECTION_EXPIRED, &c).await?;
+            }
+            tx.commit().await?;
+        }
+        self.finish(org, m.id, outcome, &connection.platform).await
+    }
+
+    async fn finish(&self, org: Uuid, id: Uuid, outcome: Result<String, SendError>, platform: &str) -> anyhow::Result<()> {
+        let mut tx = self.services.pool.begin().await?;
+        match outcome {
+            Ok(external) => {
+                if let Some(sent) = messages::sent(&mut tx, org, id, &external).await? {
+                    let mut now = sent;
+                    if let Some((status, rank, errors)) = messages::take_early(&mut tx, now.connection_id, &external).await? {
+                        if let Some(moved) =
+                            messages::advance(&mut tx, org, now.connection_id, &external, &status, rank, errors.as_ref()).await?
+                        {
+                            now = moved;
+                        }
+                    }
+                    events::sent(&mut tx, platform, &now).await?;
+                    events::status_changed(&mut tx, &now).await?;
+                }
+            }
+            Err(e) => {
+                let errors = match e {
+                    SendError::Refused(v) => v,
+                    SendError::TokenRefused(why) => json!(why),
+                    SendError::Retry { error, .. } => json!(error),
+                };
+                if let Some(failed) = messages::failed(&mut tx, org, id, &errors).await? {
+                    events::status_changed(&mut tx, &failed).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

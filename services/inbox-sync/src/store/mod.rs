@@ -1,0 +1,8 @@
+//! SQL, next to the domain it serves. Every tenant-scoped statement filters by organization;
+//! the webhook path finds its connection by platform account first (platforms do not know our
+//! organizations) and everything after that by the connection's organization.
+
+pub mod connections;
+pub mod conversations;
+pub mod messages;
+pub mod payloads;
