@@ -85,6 +85,10 @@ RUN_ID=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 NATS_PREFIX=t$RUN_ID
 declare -A HTTP_PORT GRPC_PORT
 
+# The platforms' APIs (inbox-sync's Graph API calls) answer from a local stand-in, started below.
+take_port STANDIN_PORT
+STANDIN=http://127.0.0.1:$STANDIN_PORT
+
 log "starting ${SERVICES[*]} (NATS prefix $NATS_PREFIX)"
 for name in "${SERVICES[@]}"; do
   [ -x "$TARGET_DIR/debug/$name" ] || die "$TARGET_DIR/debug/$name is missing (unset FUZZ_NO_BUILD to build it)"
@@ -110,6 +114,8 @@ for name in "${SERVICES[@]}"; do
     ATTACHMENTS_DIR="$OUT/attachments" \
     WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 WEBHOOK_ONLY_ALLOWED_CIDRS=true \
     DEV_MAILBOX=true \
+    META_GRAPH_URL="$STANDIN" INSTAGRAM_GRAPH_URL="$STANDIN" \
+    TIKTOK_API_URL="$STANDIN" TIKTOK_BUSINESS_API_URL="$STANDIN" \
     ARGON2_MEMORY_KIB=64 \
     ARGON2_ITERATIONS=1 \
     ACCESS_TOKEN_TTL_SECS=3600 \
@@ -117,6 +123,9 @@ for name in "${SERVICES[@]}"; do
     "$TARGET_DIR/debug/$name" >"$OUT/$name.log" 2>&1 &
   PIDS+=($!) NAMES+=("$name")
 done
+# After the services, so that PIDS[i] stays SERVICES[i]'s.
+"$VENV/bin/python" deploy/fuzz/platform_standin.py "$STANDIN_PORT" >"$OUT/platform-standin.log" 2>&1 &
+PIDS+=($!) NAMES+=(platform-standin)
 
 ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/readyz" 2>/dev/null; }
 for i in "${!SERVICES[@]}"; do

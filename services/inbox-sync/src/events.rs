@@ -13,7 +13,13 @@ use crate::store::messages::Message;
 
 pub const SOURCE: &str = "switchboard/inbox-sync";
 
-async fn emit<T: Serialize>(conn: &mut PgConnection, event_type: &str, org: Uuid, subject: Uuid, data: T) -> anyhow::Result<()> {
+async fn emit<T: Serialize>(
+    conn: &mut PgConnection,
+    event_type: &str,
+    org: Uuid,
+    subject: Uuid,
+    data: T,
+) -> anyhow::Result<()> {
     let event = CloudEvent::new(SOURCE, event_type, Some(org), Some(subject.to_string()), data);
     platform::outbox::emit(conn, &event).await?;
     Ok(())
@@ -33,10 +39,19 @@ pub async fn connection(conn: &mut PgConnection, event_type: &str, c: &Connectio
 }
 
 fn contact(c: &Conversation) -> ev::InboxContact {
-    ev::InboxContact { external_id: c.external_id.clone(), name: c.contact_name.clone(), username: c.contact_username.clone() }
+    ev::InboxContact {
+        external_id: c.external_id.clone(),
+        name: c.contact_name.clone(),
+        username: c.contact_username.clone(),
+    }
 }
 
-pub async fn conversation(conn: &mut PgConnection, event_type: &str, c: &Conversation, changed: &[&str]) -> anyhow::Result<()> {
+pub async fn conversation(
+    conn: &mut PgConnection,
+    event_type: &str,
+    c: &Conversation,
+    changed: &[&str],
+) -> anyhow::Result<()> {
     let data = ev::InboxConversation {
         organization_id: c.organization_id,
         conversation_id: c.id,

@@ -138,7 +138,8 @@ async fn message(tx: &mut PgConnection, c: &Connection, m: &Message) -> anyhow::
     };
     let Some(mut stored) = messages::insert(tx, &row).await? else { return Ok(false) };
     let preview = preview(m);
-    let (conv, reopened) = conversations::on_message(tx, org, conversation, !m.outbound, &preview, m.timestamp, &contact).await?;
+    let (conv, reopened) =
+        conversations::on_message(tx, org, conversation, !m.outbound, &preview, m.timestamp, &contact).await?;
     if created {
         events::conversation(tx, ev::INBOX_CONVERSATION_CREATED, &conv, &[]).await?;
     } else if reopened {
@@ -148,7 +149,9 @@ async fn message(tx: &mut PgConnection, c: &Connection, m: &Message) -> anyhow::
         // Sent from the platform's own app (or echoed before we knew its id): an outbound
         // message, and a report that came before it applies now.
         if let Some((status, rank, errors)) = messages::take_early(tx, c.id, &m.external_id).await? {
-            if let Some(moved) = messages::advance(tx, org, c.id, &m.external_id, &status, rank, errors.as_ref()).await? {
+            if let Some(moved) =
+                messages::advance(tx, org, c.id, &m.external_id, &status, rank, errors.as_ref()).await?
+            {
                 stored = moved;
             }
         }
@@ -188,8 +191,7 @@ async fn watermark(tx: &mut PgConnection, c: &Connection, w: &Watermark) -> anyh
     let Some(conversation) = conversations::of_contact(tx, org, c.id, &w.contact_external_id).await? else {
         return Ok(0);
     };
-    let moved =
-        messages::advance_until(tx, org, conversation, w.watermark, w.status.as_str(), w.status.rank()).await?;
+    let moved = messages::advance_until(tx, org, conversation, w.watermark, w.status.as_str(), w.status.rank()).await?;
     for m in &moved {
         events::status_changed(tx, m).await?;
     }

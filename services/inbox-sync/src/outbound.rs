@@ -51,9 +51,11 @@ pub enum Refusal {
 impl Refusal {
     pub fn message(&self) -> String {
         match self {
-            Refusal::WindowClosed => "WhatsApp's 24-hour customer-service window is closed: the customer last wrote more \
+            Refusal::WindowClosed => {
+                "WhatsApp's 24-hour customer-service window is closed: the customer last wrote more \
                 than 24 hours ago; send an approved template instead"
-                .to_owned(),
+                    .to_owned()
+            }
             Refusal::ConnectionDown(status) => format!("the conversation's connection is {status}"),
             Refusal::Unsupported(what) => (*what).to_owned(),
         }
@@ -260,10 +262,12 @@ impl Sender {
             Some(t) => Outgoing::Template(t),
             None => Outgoing::Text(m.content.clone()),
         };
-        let mut outcome = self.api.send(platform, &connection.account_id, &token, &conversation.external_id, &what).await;
+        let mut outcome =
+            self.api.send(platform, &connection.account_id, &token, &conversation.external_id, &what).await;
         if let Err(SendError::Retry { error, after }) = &outcome {
             if m.attempts < i32::try_from(s.config.send_attempts).unwrap_or(i32::MAX) {
-                let backoff = s.config.send_backoff * 2u32.saturating_pow(u32::try_from(m.attempts - 1).unwrap_or(0).min(16));
+                let backoff =
+                    s.config.send_backoff * 2u32.saturating_pow(u32::try_from(m.attempts - 1).unwrap_or(0).min(16));
                 let delay = after.unwrap_or(backoff).max(backoff.min(Duration::from_secs(1)));
                 tracing::info!(message = %m.id, attempt = m.attempts, error = %error, ?delay, "send failed; retrying");
                 let mut conn = s.pool.acquire().await?;
@@ -282,15 +286,31 @@ impl Sender {
         self.finish(org, m.id, outcome, &connection.platform).await
     }
 
-    async fn finish(&self, org: Uuid, id: Uuid, outcome: Result<String, SendError>, platform: &str) -> anyhow::Result<()> {
+    async fn finish(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        outcome: Result<String, SendError>,
+        platform: &str,
+    ) -> anyhow::Result<()> {
         let mut tx = self.services.pool.begin().await?;
         match outcome {
             Ok(external) => {
                 if let Some(sent) = messages::sent(&mut tx, org, id, &external).await? {
                     let mut now = sent;
-                    if let Some((status, rank, errors)) = messages::take_early(&mut tx, now.connection_id, &external).await? {
-                        if let Some(moved) =
-                            messages::advance(&mut tx, org, now.connection_id, &external, &status, rank, errors.as_ref()).await?
+                    if let Some((status, rank, errors)) =
+                        messages::take_early(&mut tx, now.connection_id, &external).await?
+                    {
+                        if let Some(moved) = messages::advance(
+                            &mut tx,
+                            org,
+                            now.connection_id,
+                            &external,
+                            &status,
+                            rank,
+                            errors.as_ref(),
+                        )
+                        .await?
                         {
                             now = moved;
                         }

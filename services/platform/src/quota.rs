@@ -68,12 +68,10 @@ impl Quota {
     pub async fn require(&self, org: Uuid, metric: &str, what: &str) -> Result<(), crate::Problem> {
         match self.check(org, metric, 1).await {
             Verdict::Allowed => Ok(()),
-            Verdict::Exceeded { used, limit, plan } => Err(crate::Problem::new(
-                http::StatusCode::PAYMENT_REQUIRED,
-                "quota-exceeded",
-                "Plan limit reached",
-            )
-            .detail(format!("the {plan} plan allows {limit} {what} (metric {metric}); {used} are used"))),
+            Verdict::Exceeded { used, limit, plan } => {
+                Err(crate::Problem::new(http::StatusCode::PAYMENT_REQUIRED, "quota-exceeded", "Plan limit reached")
+                    .detail(format!("the {plan} plan allows {limit} {what} (metric {metric}); {used} are used")))
+            }
         }
     }
 }

@@ -46,7 +46,11 @@ pub struct Retention {
 impl Retention {
     /// The platform's rules, run every five minutes.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, rules: PLATFORM_RULES.iter().map(|(n, q)| (*n, (*q).into())).collect(), every: Duration::from_secs(300) }
+        Self {
+            pool,
+            rules: PLATFORM_RULES.iter().map(|(n, q)| (*n, (*q).into())).collect(),
+            every: Duration::from_secs(300),
+        }
     }
 
     /// Adds a rule: `sql` deletes one batch of aged rows (a `LIMIT`ed sub-select) and is

@@ -8,7 +8,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::smtp::SEND_LIMIT as SMTP_SEND_LIMIT;
 use crate::ssrf::Cidr;
 
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,

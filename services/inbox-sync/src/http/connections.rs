@@ -21,30 +21,28 @@ use crate::store::connections::{self, Conflict, Connection, NewConnection};
 use crate::{sealed_for, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(connect_whatsapp))
-        .routes(routes!(get, disconnect))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(connect_whatsapp)).routes(routes!(get, disconnect))
 }
 
 /// What Meta's console gives for a WhatsApp Cloud number.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectWhatsapp {
-    /// The phone number id (not the number).
-    #[schema(min_length = 1, max_length = 64)]
+    /// The phone number id (not the number): digits.
+    #[schema(pattern = "^[0-9]{1,64}$")]
     phone_number_id: String,
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(pattern = "^[0-9]{1,64}$")]
     business_account_id: String,
-    /// A system user's access token; stored encrypted, never shown again.
-    #[schema(min_length = 1, max_length = 4096)]
+    /// A system user's access token; stored encrypted, never shown again. Meta must accept it
+    /// for this phone number (422 otherwise).
+    #[schema(min_length = 1, max_length = 4096, pattern = "^\\S+$")]
     access_token: String,
     /// The organization's own Meta app secret: its webhooks then go to
     /// `/webhooks/meta/{connection_id}` and are verified with it.
-    #[schema(max_length = 256, nullable)]
+    #[schema(min_length = 1, max_length = 256, pattern = "^\\S+$", nullable)]
     app_secret: Option<String>,
     /// The verify token of that app's webhook subscription.
-    #[schema(max_length = 256, nullable)]
+    #[schema(min_length = 1, max_length = 256, pattern = "^\\S+$", nullable)]
     verify_token: Option<String>,
 }
 
@@ -144,7 +142,11 @@ pub struct ConnectionPage {
     params(("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before")),
     responses((status = 200, description = "A page", body = ConnectionPage)))]
-pub async fn list(State(state): State<AppState>, p: Principal, Query(q): Query<PageQuery>) -> ApiResult<Json<ConnectionPage>> {
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<ConnectionPage>> {
     reader(&p)?;
     let (limit, cursor) = q.parse()?;
     let mut conn = state.pool.acquire().await?;
@@ -168,7 +170,11 @@ pub async fn get(State(state): State<AppState>, p: Principal, Path(id): Path<Uui
 #[utoipa::path(delete, path = "/v1/connections/{id}", operation_id = "disconnect_connection", tag = "connections",
     params(("id" = Uuid, Path, description = "The connection")),
     responses((status = 200, description = "Disconnected", body = Connection)))]
-pub async fn disconnect(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<Connection>> {
+pub async fn disconnect(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Connection>> {
     manager(&p)?;
     let mut tx = state.pool.begin().await?;
     let Some(c) = connections::disconnect(&mut tx, p.org_id, id).await? else {

@@ -19,9 +19,9 @@ use uuid::Uuid;
 use super::{reader, writer};
 use crate::events;
 use crate::outbound::{self, Refusal};
+use crate::store::connections;
 use crate::store::conversations::{self, Conversation, Filter};
 use crate::store::messages::{self, Message};
-use crate::store::connections;
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -60,6 +60,27 @@ pub struct ListQuery {
 
 const STATUSES: [&str; 3] = ["open", "closed", "archived"];
 
+/// A conversation's status (for the document).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+    Archived,
+}
+
+/// A platform (for the document).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PlatformName {
+    Whatsapp,
+    Messenger,
+    Instagram,
+    Tiktok,
+}
+
 fn filter(q: ListQuery) -> Result<(Filter, PageQuery), Problem> {
     let mut errors = Vec::new();
     let mut f = Filter::default();
@@ -77,6 +98,9 @@ fn filter(q: ListQuery) -> Result<(Filter, PageQuery), Problem> {
         }
     }
     f.label = q.label.filter(|l| !l.is_empty());
+    if f.label.as_ref().is_some_and(|l| l.chars().count() > 100) {
+        errors.push(FieldError::new("label", "at most 100 characters"));
+    }
     match q.unread.as_deref() {
         None => {}
         Some("true") => f.unread = Some(true),
@@ -113,17 +137,22 @@ fn filter(q: ListQuery) -> Result<(Filter, PageQuery), Problem> {
 /// Conversations, most recent activity first.
 #[utoipa::path(get, path = "/v1/conversations", operation_id = "list_conversations", tag = "conversations",
     params(
-        ("status" = Option<String>, Query, description = "open, closed or archived"),
-        ("platform" = Option<String>, Query, description = "whatsapp, messenger, instagram or tiktok"),
-        ("label" = Option<String>, Query, description = "A label's name"),
+        ("status" = Option<ConversationStatus>, Query, description = "open, closed or archived"),
+        ("platform" = Option<PlatformName>, Query, description = "whatsapp, messenger, instagram or tiktok"),
+        ("label" = Option<String>, Query, max_length = 100, description = "A label's name"),
         ("unread" = Option<bool>, Query, description = "Only those with (or without) unread messages"),
-        ("assignee" = Option<String>, Query, description = "A user id, or `none`"),
+        ("assignee" = Option<String>, Query, pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+            description = "A user id, or `none`"),
         ("connection_id" = Option<Uuid>, Query, description = "One connection's"),
-        ("q" = Option<String>, Query, description = "Text in the contact's name, username, id or the last message"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Text in the contact's name, username, id or the last message"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before")),
     responses((status = 200, description = "A page", body = ConversationPage)))]
-pub async fn list(State(state): State<AppState>, p: Principal, Query(q): Query<ListQuery>) -> ApiResult<Json<ConversationPage>> {
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<ConversationPage>> {
     reader(&p)?;
     let (f, page) = filter(q)?;
     let (limit, cursor) = page.parse()?;
@@ -151,7 +180,7 @@ pub async fn get(State(state): State<AppState>, p: Principal, Path(id): Path<Uui
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversation {
     /// `open`, `closed` or `archived`.
-    #[schema(nullable = false)]
+    #[schema(value_type = Option<ConversationStatus>, nullable = false)]
     status: Option<String>,
     /// A member's user id; `null` unassigns.
     #[serde(default, deserialize_with = "platform::extract::nullable")]
@@ -197,7 +226,11 @@ pub async fn update(
 #[utoipa::path(post, path = "/v1/conversations/{id}/read", operation_id = "mark_conversation_read", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")),
     responses((status = 200, description = "The conversation", body = Conversation)))]
-pub async fn mark_read(State(state): State<AppState>, p: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<Conversation>> {
+pub async fn mark_read(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Conversation>> {
     writer(&p)?;
     let mut conn = state.pool.acquire().await?;
     if !conversations::mark_read(&mut conn, p.org_id, id).await? {
@@ -232,27 +265,28 @@ pub async fn list_messages(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
-    #[schema(min_length = 1, max_length = 512)]
+    #[schema(min_length = 1, max_length = 512, pattern = "\\S")]
     name: String,
     /// A language code such as `en_US`.
-    #[schema(min_length = 2, max_length = 15)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,15}$")]
     language: String,
-    /// The body's parameters, in order.
+    /// The body's parameters, in order (each at most 1024 characters).
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(max_items = 20, value_type = Vec<String>)]
     parameters: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
-    /// The reply's text (1 to 4096 characters).
-    #[schema(max_length = 4096, nullable = false)]
+    /// The reply's text (1 to 4096 characters, not only spaces). Exactly one of `text` and
+    /// `template` (422 otherwise).
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S", nullable = false)]
     text: Option<String>,
     #[schema(nullable = false)]
     template: Option<Template>,
     /// Makes the request idempotent: a second send with it answers the first message.
-    #[schema(max_length = 200, nullable = false)]
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
     source_id: Option<String>,
 }
 
@@ -283,7 +317,9 @@ pub async fn send(
         if t.name.trim().is_empty() || t.name.len() > 512 {
             errors.push(FieldError::new("template.name", "1 to 512 characters"));
         }
-        if !(2..=15).contains(&t.language.len()) || !t.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if !(2..=15).contains(&t.language.len())
+            || !t.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             errors.push(FieldError::new("template.language", "a language code such as en_US"));
         }
         if t.parameters.len() > 20 || t.parameters.iter().any(|p| p.chars().count() > 1024) {
@@ -299,7 +335,8 @@ pub async fn send(
         return Err(Problem::validation(errors).into());
     }
     let mut tx = state.pool.begin().await?;
-    let conversation = conversations::get(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("conversation"))?;
+    let conversation =
+        conversations::get(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("conversation"))?;
     if let Some(source) = &body.source_id {
         if let Some(m) = messages::by_source(&mut tx, p.org_id, source).await? {
             return Ok((StatusCode::ACCEPTED, Json(m)));

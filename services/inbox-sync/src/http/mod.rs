@@ -11,13 +11,20 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
+/// Schemas only query parameters refer to: routes do not collect them.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(conversations::ConversationStatus, conversations::PlatformName)))]
+struct ParameterSchemas;
+
 pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
-    OpenApiRouter::new()
+    let (routes, mut api) = OpenApiRouter::new()
         .merge(webhooks::routes())
         .merge(connections::routes())
         .merge(conversations::routes())
         .with_state(state)
-        .split_for_parts()
+        .split_for_parts();
+    api.merge(<ParameterSchemas as utoipa::OpenApi>::openapi());
+    (routes, api)
 }
 
 /// Readers of the inbox: agents and above; API keys need `inbox:read`.

@@ -70,7 +70,13 @@ pub struct Received {
 
 impl From<Receipt> for Received {
     fn from(r: Receipt) -> Self {
-        Self { stored: r.stored, duplicates: r.duplicates, statuses: r.statuses, unknown: r.unknown, skipped: r.skipped }
+        Self {
+            stored: r.stored,
+            duplicates: r.duplicates,
+            statuses: r.statuses,
+            unknown: r.unknown,
+            skipped: r.skipped,
+        }
     }
 }
 
@@ -143,7 +149,8 @@ macro_rules! meta_endpoint {
     ($handshake:ident, $receive:ident, $path:literal, $platform:expr, $what:literal) => {
         #[doc = concat!("Meta's verification handshake for ", $what, " (`hub.challenge` echoed as text).")]
         #[utoipa::path(get, path = $path, tag = "webhooks", security(()), params(Handshake),
-            responses((status = 200, description = "The challenge", body = String, content_type = "text/plain")))]
+            responses((status = 200, description = "The challenge", body = String, content_type = "text/plain"),
+                (status = 403, description = "Wrong token, or not a subscription", body = Problem, content_type = "application/problem+json")))]
         pub async fn $handshake(State(state): State<AppState>, Query(q): Query<Handshake>) -> Response {
             shared_handshake(&state, &q)
         }
@@ -151,7 +158,9 @@ macro_rules! meta_endpoint {
         #[doc = concat!("Meta's webhook for ", $what, ", signed with the app secret (`X-Hub-Signature-256`).")]
         #[utoipa::path(post, path = $path, tag = "webhooks", security(()),
             request_body(content = Object, content_type = "application/json"),
-            responses((status = 200, description = "Stored", body = Received)))]
+            responses((status = 200, description = "Stored", body = Received),
+                (status = 400, description = "Signed, but not a body of this platform (kept for inspection)", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Bad or missing signature; nothing written", body = Problem, content_type = "application/problem+json")))]
         pub async fn $receive(
             State(state): State<AppState>,
             headers: HeaderMap,
@@ -183,7 +192,9 @@ async fn own_app(state: &AppState, id: Uuid) -> ApiResult<(Connection, Option<St
 /// Meta's handshake for a connection using the organization's own Meta app.
 #[utoipa::path(get, path = "/webhooks/meta/{connection_id}", tag = "webhooks", security(()),
     params(("connection_id" = Uuid, Path, description = "The connection"), Handshake),
-    responses((status = 200, description = "The challenge", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "The challenge", body = String, content_type = "text/plain"),
+        (status = 403, description = "Wrong token, or not a subscription", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json")))]
 pub async fn own_app_handshake(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
@@ -202,7 +213,10 @@ pub async fn own_app_handshake(
 #[utoipa::path(post, path = "/webhooks/meta/{connection_id}", tag = "webhooks", security(()),
     params(("connection_id" = Uuid, Path, description = "The connection")),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "Stored", body = Received)))]
+    responses((status = 200, description = "Stored", body = Received),
+        (status = 400, description = "Signed, but not a body of this platform (kept for inspection)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad or missing signature; nothing written", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connection", body = Problem, content_type = "application/problem+json")))]
 pub async fn own_app_receive(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
@@ -219,7 +233,9 @@ pub async fn own_app_receive(
 /// five minutes either way).
 #[utoipa::path(post, path = "/webhooks/tiktok", tag = "webhooks", security(()),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "Stored", body = Received)))]
+    responses((status = 200, description = "Stored", body = Received),
+        (status = 400, description = "Signed, but not a TikTok body (kept for inspection)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad, missing or stale signature; nothing written", body = Problem, content_type = "application/problem+json")))]
 pub async fn tiktok_receive(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -235,7 +251,9 @@ pub async fn tiktok_receive(
             signature::TiktokRefusal::Stale => "the signature's timestamp is outside the five-minute window",
             _ => "the body is not signed with this endpoint's secret",
         };
-        return Err(Problem::new(StatusCode::UNAUTHORIZED, "invalid-signature", "Invalid signature").detail(detail).into());
+        return Err(Problem::new(StatusCode::UNAUTHORIZED, "invalid-signature", "Invalid signature")
+            .detail(detail)
+            .into());
     }
     let mut tx = state.pool.begin().await?;
     let parsed = match tiktok::parse(&body) {

@@ -86,7 +86,8 @@ fn whatsapp_value(value: &Value, out: &mut Parsed) {
         out.skipped += 1;
         return;
     };
-    let contacts: Vec<&Value> = value.get("contacts").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let contacts: Vec<&Value> =
+        value.get("contacts").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let contact_of = |wa_id: &str| -> Contact {
         let found = contacts.iter().find(|c| c.get("wa_id").and_then(Value::as_str) == Some(wa_id));
         Contact {
@@ -139,7 +140,13 @@ fn whatsapp_message(account: &str, m: &Value, contact_of: &dyn Fn(&str) -> Conta
         })
     };
     let (content_type, body, media, location, reaction_to) = match kind {
-        "text" => (ContentType::Text, m.pointer("/text/body").and_then(Value::as_str).unwrap_or("").to_owned(), None, None, None),
+        "text" => (
+            ContentType::Text,
+            m.pointer("/text/body").and_then(Value::as_str).unwrap_or("").to_owned(),
+            None,
+            None,
+            None,
+        ),
         "image" | "video" | "audio" | "document" | "sticker" => {
             let ct = match kind {
                 "image" => ContentType::Image,
@@ -161,9 +168,16 @@ fn whatsapp_message(account: &str, m: &Value, contact_of: &dyn Fn(&str) -> Conta
             let r = m.get("reaction")?;
             (ContentType::Reaction, text(r, "emoji").unwrap_or_default(), None, None, text(r, "message_id"))
         }
-        "button" => (ContentType::Text, m.pointer("/button/text").and_then(Value::as_str).unwrap_or("").to_owned(), None, None, None),
+        "button" => (
+            ContentType::Text,
+            m.pointer("/button/text").and_then(Value::as_str).unwrap_or("").to_owned(),
+            None,
+            None,
+            None,
+        ),
         "interactive" => {
-            let reply = m.pointer("/interactive/button_reply/title").or_else(|| m.pointer("/interactive/list_reply/title"));
+            let reply =
+                m.pointer("/interactive/button_reply/title").or_else(|| m.pointer("/interactive/list_reply/title"));
             (ContentType::Text, reply.and_then(Value::as_str).unwrap_or("").to_owned(), None, None, None)
         }
         _ => return None,

@@ -99,7 +99,9 @@ impl Status {
     }
 
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Pending, Status::Sent, Status::Delivered, Status::Read, Status::Failed].into_iter().find(|x| x.as_str() == s)
+        [Status::Pending, Status::Sent, Status::Delivered, Status::Read, Status::Failed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 
     /// Its rank: a report moves a message only to a higher rank (`failed` is the highest).

@@ -116,7 +116,10 @@ impl Api {
         }
         // Graph API: code 190 is an invalid or expired access token.
         if status.as_u16() == 401 || error.get("code").and_then(Value::as_i64) == Some(190) {
-            return Err(SendError::TokenRefused(format!("{platform} refused the access token: {}", message_of(&error))));
+            return Err(SendError::TokenRefused(format!(
+                "{platform} refused the access token: {}",
+                message_of(&error)
+            )));
         }
         Err(SendError::Refused(error))
     }

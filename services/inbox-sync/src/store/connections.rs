@@ -156,7 +156,11 @@ pub async fn by_id_for_webhook(conn: &mut PgConnection, id: Uuid) -> sqlx::Resul
 }
 
 /// The live connection of a platform account, which a webhook update names.
-pub async fn live_by_account(conn: &mut PgConnection, platform: &str, account: &str) -> sqlx::Result<Option<Connection>> {
+pub async fn live_by_account(
+    conn: &mut PgConnection,
+    platform: &str,
+    account: &str,
+) -> sqlx::Result<Option<Connection>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM connections WHERE platform = $1 AND account_id = $2 AND status <> 'disconnected'"
     ))
@@ -211,7 +215,13 @@ pub async fn disconnect(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::R
 }
 
 /// Marks a connection whose token the platform refused.
-pub async fn mark(conn: &mut PgConnection, org: Uuid, id: Uuid, status: &str, error: &str) -> sqlx::Result<Option<Connection>> {
+pub async fn mark(
+    conn: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+    status: &str,
+    error: &str,
+) -> sqlx::Result<Option<Connection>> {
     sqlx::query_as(&format!(
         "UPDATE connections SET status = $3, last_error = $4 \
          WHERE id = $1 AND organization_id = $2 AND status IN ('active', 'error') AND status <> $3 RETURNING {COLUMNS}"

@@ -136,13 +136,20 @@ pub async fn get(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<O
 }
 
 /// The conversation of a contact on a connection (watermarks name the contact).
-pub async fn of_contact(conn: &mut PgConnection, org: Uuid, connection: Uuid, contact: &str) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("SELECT id FROM conversations WHERE connection_id = $1 AND external_id = $2 AND organization_id = $3")
-        .bind(connection)
-        .bind(contact)
-        .bind(org)
-        .fetch_optional(conn)
-        .await
+pub async fn of_contact(
+    conn: &mut PgConnection,
+    org: Uuid,
+    connection: Uuid,
+    contact: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE connection_id = $1 AND external_id = $2 AND organization_id = $3",
+    )
+    .bind(connection)
+    .bind(contact)
+    .bind(org)
+    .fetch_optional(conn)
+    .await
 }
 
 /// List filters; `None` means any.
@@ -166,7 +173,8 @@ pub async fn list(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Conversation>> {
-    let pattern = f.q.as_ref().map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern =
+        f.q.as_ref().map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM conversations c WHERE c.organization_id = $1 \
            AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.platform = $3) \

@@ -104,7 +104,13 @@ pub async fn insert(conn: &mut PgConnection, m: &NewMessage<'_>) -> sqlx::Result
 /// An echo of a message we sent: gives its platform id to our outbound message of the same
 /// text in the conversation that has none yet (its send is answering right now); whether there
 /// was one.
-pub async fn attach_echo(conn: &mut PgConnection, org: Uuid, conversation: Uuid, external: &str, text: &str) -> sqlx::Result<bool> {
+pub async fn attach_echo(
+    conn: &mut PgConnection,
+    org: Uuid,
+    conversation: Uuid,
+    external: &str,
+    text: &str,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE messages SET external_id = $3 WHERE id = (SELECT id FROM messages \
            WHERE conversation_id = $1 AND organization_id = $2 AND direction = 'outbound' AND external_id IS NULL \
@@ -137,7 +143,12 @@ pub async fn by_source(conn: &mut PgConnection, org: Uuid, source: &str) -> sqlx
         .await
 }
 
-pub async fn by_external(conn: &mut PgConnection, org: Uuid, connection: Uuid, external: &str) -> sqlx::Result<Option<Message>> {
+pub async fn by_external(
+    conn: &mut PgConnection,
+    org: Uuid,
+    connection: Uuid,
+    external: &str,
+) -> sqlx::Result<Option<Message>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM messages WHERE connection_id = $1 AND external_id = $2 AND organization_id = $3"
     ))
@@ -311,7 +322,12 @@ pub async fn sent(conn: &mut PgConnection, org: Uuid, id: Uuid, external: &str) 
 }
 
 /// Sending failed for good.
-pub async fn failed(conn: &mut PgConnection, org: Uuid, id: Uuid, errors: &serde_json::Value) -> sqlx::Result<Option<Message>> {
+pub async fn failed(
+    conn: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+    errors: &serde_json::Value,
+) -> sqlx::Result<Option<Message>> {
     sqlx::query_as(&format!(
         "UPDATE messages SET status = 'failed', status_rank = 4, errors = $3, lease_until = NULL, next_attempt_at = NULL \
          WHERE id = $1 AND organization_id = $2 AND status = 'pending' RETURNING {COLUMNS}"

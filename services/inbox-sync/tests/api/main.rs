@@ -1,0 +1,7 @@
+//! inbox-sync as the platforms and an agent see it, with identity beside it for credentials and
+//! a local stand-in for Meta's Graph API.
+
+mod connections;
+mod helpers;
+// mod outbound; (being written)
+mod webhooks;
