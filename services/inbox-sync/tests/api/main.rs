@@ -3,5 +3,5 @@
 
 mod connections;
 mod helpers;
-// mod outbound; (being written)
+mod outbound;
 mod webhooks;
