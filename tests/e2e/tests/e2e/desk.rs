@@ -88,6 +88,11 @@ impl Stack {
         self.call(Method::POST, &format!("{}{path}", self.ticketing), token, Some(body), StatusCode::CREATED).await
     }
 
+    /// `GET` of an inbox-sync path as `token`; must answer 200.
+    pub async fn inbox_get(&self, path: &str, token: &str) -> Value {
+        self.call(Method::GET, &format!("{}{path}", self.inbox), token, None, StatusCode::OK).await
+    }
+
     /// The ticket `id` as `token` sees it, once `holds` accepts it.
     pub async fn ticket_until(&self, token: &str, id: &str, what: &str, holds: impl Fn(&Value) -> bool) -> Value {
         let path = format!("/v1/tickets/{id}");

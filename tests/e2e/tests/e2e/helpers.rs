@@ -1,16 +1,25 @@
-//! Starts identity, feedback, ticketing and the webhooks dispatcher in this process, each from
-//! its library on a fresh database and a runtime of its own, all on one NATS prefix, wired to
-//! each other as in production (the others authenticate and look members up through identity's
-//! gRPC).
+//! Starts identity, feedback, ticketing, inbox-sync and the webhooks dispatcher in this process,
+//! each from its library on a fresh database and a runtime of its own, all on one NATS prefix,
+//! wired to each other as in production (the others authenticate and look members up through
+//! identity's gRPC), with inbox-sync calling a local stand-in for Meta's Graph API (`graph`).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use platform::config::Env;
 use secrecy::ExposeSecret;
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
+
+use crate::graph::GraphStandin;
+
+/// The secret of Switchboard's Meta app: Meta signs its webhooks to inbox-sync with it
+/// (`X-Hub-Signature-256`).
+pub const META_SECRET: &str = "e2e_meta_app_secret_0123456789abcdef";
+/// The token of Meta's webhook verification handshake.
+pub const META_VERIFY_TOKEN: &str = "e2e-verify-token-7c41";
 
 /// A service on a runtime of its own, so that killing it drops every task it spawned at once —
 /// requests in flight, claimed leases, pulled but unacked messages — as `kill -9` would.
@@ -60,17 +69,16 @@ impl Drop for Process {
     }
 }
 
-/// The services, reachable over HTTP at these base URLs.
+/// The services, reachable over HTTP at these base URLs, and the third party beside them: Meta's
+/// Graph API, which inbox-sync calls to check a connection's token and to send replies.
 pub struct Stack {
     pub identity: String,
     pub feedback: String,
     pub ticketing: String,
+    pub inbox: String,
     pub dispatcher: String,
     pub http: reqwest::Client,
-    /// Where the services' NATS is and their prefix: only for stand-ins of services that do not
-    /// exist yet (inbox-sync), never to look behind a service's back.
-    pub nats_url: String,
-    pub prefix: String,
+    pub graph: Arc<GraphStandin>,
     dispatcher_env: HashMap<String, String>,
     dispatcher_process: Process,
     _services: Vec<Process>,
@@ -158,6 +166,28 @@ impl Stack {
             })
             .await;
 
+        let graph = GraphStandin::start().await;
+        let db = platform::testing::fresh_database("e2e_inbox").await.expect("inbox-sync database");
+        let mut env = common(db.expose_secret(), "8");
+        env.extend(vars(&[
+            ("IDENTITY_GRPC_URL", &identity_grpc),
+            ("META_APP_SECRET", META_SECRET),
+            ("META_VERIFY_TOKEN", META_VERIFY_TOKEN),
+            ("META_GRAPH_URL", &graph.url),
+            ("INSTAGRAM_GRAPH_URL", &graph.url),
+            ("SEND_BACKOFF_SECS", "0.05"),
+        ]));
+        let config = inbox_sync::Config::from_env(Env::from_map(env)).expect("inbox-sync config");
+        let inbox = Process::new("inbox-sync");
+        let inbox_http = inbox
+            .run(move || async move {
+                let app = inbox_sync::Application::build(config).await.expect("inbox-sync builds");
+                let addr = app.http_addr();
+                tokio::spawn(watch("inbox-sync", app.run_until_stopped(CancellationToken::new())));
+                addr
+            })
+            .await;
+
         let db = platform::testing::fresh_database("e2e_webhooks").await.expect("dispatcher database");
         let mut dispatcher_env = common(db.expose_secret(), "8");
         dispatcher_env.extend(vars(&[
@@ -177,13 +207,13 @@ impl Stack {
             identity: format!("http://{identity_http}"),
             feedback: format!("http://{feedback_http}"),
             ticketing: format!("http://{ticketing_http}"),
+            inbox: format!("http://{inbox_http}"),
             dispatcher,
             http: reqwest::Client::new(),
-            nats_url: nats_url.to_owned(),
-            prefix,
+            graph,
             dispatcher_env,
             dispatcher_process,
-            _services: vec![identity, feedback, ticketing],
+            _services: vec![identity, feedback, ticketing, inbox],
             attachments,
         }
     }

@@ -1,13 +1,14 @@
-//! End to end: identity, feedback, ticketing and the webhooks dispatcher in this process, wired
-//! together as in production, driven over HTTP only, as a client would (inbox-sync, not built
-//! yet, is played by a stand-in on the bus: `inbox_standin`).
+//! End to end: identity, feedback, ticketing, inbox-sync and the webhooks dispatcher in this
+//! process, wired together as in production, driven over HTTP only, as a client — or, for
+//! inbox-sync's webhooks, a platform — would. The one third party, Meta's Graph API, is a local
+//! stand-in (`graph`).
 
 mod client;
 mod desk;
 mod dispatcher_kill;
+mod graph;
 mod helpers;
 mod inbound_flow;
-mod inbox_standin;
 mod nats_restart;
 mod receiver;
 mod signup_to_webhook;
