@@ -90,7 +90,7 @@ pub async fn store(
 fn key(u: &Update) -> (&str, &str) {
     match u {
         Update::Message(m) => (&m.account_id, &m.contact.external_id),
-        Update::Status(s) => (&s.account_id, ""),
+        Update::Status(s) => (&s.account_id, &s.external_id),
         Update::Watermark(w) => (&w.account_id, &w.contact_external_id),
     }
 }
@@ -105,6 +105,10 @@ async fn message(tx: &mut PgConnection, c: &Connection, m: &Message) -> anyhow::
         avatar_url: m.contact.avatar_url.as_deref(),
     };
     let (conversation, created) = conversations::find_or_create(tx, org, c.id, &c.platform, &contact).await?;
+    if m.outbound {
+        // Reports of it may be arriving right now, before it is stored: one at a time.
+        messages::lock_external(tx, c.id, &m.external_id).await?;
+    }
     if m.outbound && messages::attach_echo(tx, org, conversation, &m.external_id, &m.text).await? {
         // The echo of a message we sent whose id we had not recorded yet.
         return Ok(false);
@@ -137,7 +141,7 @@ async fn message(tx: &mut PgConnection, c: &Connection, m: &Message) -> anyhow::
         at: Some(m.timestamp),
     };
     let Some(mut stored) = messages::insert(tx, &row).await? else { return Ok(false) };
-    let preview = preview(m);
+    let preview = preview_of(&m.text, m.content_type.as_str());
     let (conv, reopened) =
         conversations::on_message(tx, org, conversation, !m.outbound, &preview, m.timestamp, &contact).await?;
     if created {
@@ -162,10 +166,11 @@ async fn message(tx: &mut PgConnection, c: &Connection, m: &Message) -> anyhow::
     Ok(true)
 }
 
-fn preview(m: &Message) -> String {
-    let text = m.text.trim();
+/// A conversation's preview of a message: its text, shortened, or its kind.
+pub fn preview_of(text: &str, content_type: &str) -> String {
+    let text = text.trim();
     if text.is_empty() {
-        format!("[{}]", m.content_type.as_str())
+        format!("[{content_type}]")
     } else {
         text.chars().take(PREVIEW_CHARS).collect()
     }
@@ -175,6 +180,8 @@ fn preview(m: &Message) -> String {
 async fn status(tx: &mut PgConnection, c: &Connection, s: &StatusReport) -> anyhow::Result<bool> {
     let org = c.organization_id;
     let (name, rank) = (s.status.as_str(), s.status.rank());
+    // The send that is recording this id, or its echo being stored, may not be committed yet.
+    messages::lock_external(tx, c.id, &s.external_id).await?;
     if let Some(moved) = messages::advance(tx, org, c.id, &s.external_id, name, rank, s.errors.as_ref()).await? {
         events::status_changed(tx, &moved).await?;
         return Ok(true);

@@ -120,6 +120,11 @@ pub async fn enqueue(
         at: None,
     };
     if let Some(m) = messages::insert(tx, &row).await? {
+        // The reply is the conversation's latest activity, as the customer's messages are.
+        let contact = crate::store::conversations::Contact::default();
+        let preview = crate::inbound::preview_of(text, content_type);
+        crate::store::conversations::on_message(tx, org, conversation.id, false, &preview, m.created_at, &contact)
+            .await?;
         return Ok(m);
     }
     let source = source_id.ok_or_else(|| anyhow::anyhow!("an outbound message without source id collided"))?;
@@ -169,7 +174,6 @@ impl Handler for SendCommand {
             match check(&conversation, &status, false, Utc::now()) {
                 Ok(()) => {
                     enqueue(tx, &conversation, &s.content, None, s.sent_by_user_id, Some(&s.source_id)).await?;
-                    self.wake.notify_one();
                 }
                 Err(refusal) => {
                     refuse(tx, &conversation, &s.content, s.sent_by_user_id, Some(&s.source_id), &refusal).await?;
@@ -177,6 +181,12 @@ impl Handler for SendCommand {
             }
             Ok(())
         })
+    }
+
+    /// The sender looks once the message is committed (before, it would not find it).
+    fn committed<'a>(&'a self, _touched: platform::cache::Touched) -> BoxFuture<'a, ()> {
+        self.wake.notify_one();
+        Box::pin(async {})
     }
 }
 
@@ -244,17 +254,17 @@ impl Sender {
             (c, secrets, conv)
         };
         let (Some(connection), Some(secrets), Some(conversation)) = (connection, secrets, conversation) else {
-            return self.finish(org, m.id, Err(SendError::Refused(json!("the conversation is gone"))), "").await;
+            return self.record(&m, Err(SendError::Refused(json!("the conversation is gone"))), "").await;
         };
         if connection.status != "active" {
             let why = json!(Refusal::ConnectionDown(connection.status.clone()).message());
-            return self.finish(org, m.id, Err(SendError::Refused(why)), &connection.platform).await;
+            return self.record(&m, Err(SendError::Refused(why)), &connection.platform).await;
         }
         let token = match s.keys.decrypt(&secrets.access_token, &crate::sealed_for(connection.id, "access_token")) {
             Ok(t) => SecretString::from(t),
             Err(e) => {
                 let why = json!(format!("the connection's token cannot be read: {e}"));
-                return self.finish(org, m.id, Err(SendError::Refused(why)), &connection.platform).await;
+                return self.record(&m, Err(SendError::Refused(why)), &connection.platform).await;
             }
         };
         let platform: Platform = connection.platform.parse().map_err(anyhow::Error::msg)?;
@@ -283,45 +293,71 @@ impl Sender {
             }
             tx.commit().await?;
         }
-        self.finish(org, m.id, outcome, &connection.platform).await
+        self.record(&m, outcome, &connection.platform).await
+    }
+
+    /// Records the outcome of a send. The platform may have taken the message already, so a
+    /// failure to record is retried here, for half the lease, before the lease runs out and the
+    /// message would be sent again.
+    async fn record(
+        &self,
+        m: &Claimed,
+        outcome: Result<Option<String>, SendError>,
+        platform: &str,
+    ) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.finish(m, &outcome, platform).await {
+                Ok(()) => return Ok(()),
+                Err(err) if started.elapsed() + pause < LEASE / 2 => {
+                    tracing::warn!(message = %m.id, error = %err, "could not record a send yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     async fn finish(
         &self,
-        org: Uuid,
-        id: Uuid,
-        outcome: Result<String, SendError>,
+        m: &Claimed,
+        outcome: &Result<Option<String>, SendError>,
         platform: &str,
     ) -> anyhow::Result<()> {
+        let (org, id) = (m.organization_id, m.id);
         let mut tx = self.services.pool.begin().await?;
         match outcome {
             Ok(external) => {
-                if let Some(sent) = messages::sent(&mut tx, org, id, &external).await? {
+                let mut reports = Vec::new();
+                if let Some(external) = external.as_deref() {
+                    // A report of this id waits for us or is being kept right now: one at a time.
+                    messages::lock_external(&mut tx, m.connection_id, external).await?;
+                    // An echo that came first and matched no text holds the id; ours takes it over.
+                    reports.extend(messages::take_from_echo(&mut tx, org, m.connection_id, id, external).await?);
+                    reports.extend(messages::take_early(&mut tx, m.connection_id, external).await?);
+                }
+                if let Some(sent) = messages::sent(&mut tx, org, id, external.as_deref()).await? {
                     let mut now = sent;
-                    if let Some((status, rank, errors)) =
-                        messages::take_early(&mut tx, now.connection_id, &external).await?
-                    {
-                        if let Some(moved) = messages::advance(
-                            &mut tx,
-                            org,
-                            now.connection_id,
-                            &external,
-                            &status,
-                            rank,
-                            errors.as_ref(),
-                        )
-                        .await?
+                    for (status, rank, errors) in reports {
+                        let Some(external) = external.as_deref() else { break };
+                        if let Some(moved) =
+                            messages::advance(&mut tx, org, m.connection_id, external, &status, rank, errors.as_ref())
+                                .await?
                         {
                             now = moved;
                         }
                     }
-                    events::sent(&mut tx, platform, &now).await?;
+                    if now.status != "failed" {
+                        events::sent(&mut tx, platform, &now).await?;
+                    }
                     events::status_changed(&mut tx, &now).await?;
                 }
             }
             Err(e) => {
                 let errors = match e {
-                    SendError::Refused(v) => v,
+                    SendError::Refused(v) => v.clone(),
                     SendError::TokenRefused(why) => json!(why),
                     SendError::Retry { error, .. } => json!(error),
                 };

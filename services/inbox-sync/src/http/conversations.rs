@@ -339,6 +339,9 @@ pub async fn send(
         conversations::get(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("conversation"))?;
     if let Some(source) = &body.source_id {
         if let Some(m) = messages::by_source(&mut tx, p.org_id, source).await? {
+            if m.conversation_id != conversation.id {
+                return Err(Problem::conflict("this source_id was used for a message of another conversation").into());
+            }
             return Ok((StatusCode::ACCEPTED, Json(m)));
         }
     }

@@ -3,6 +3,7 @@
 
 mod connections;
 mod conversations;
+mod labels;
 mod webhooks;
 
 use platform::auth::{Principal, Role};
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .merge(webhooks::routes())
         .merge(connections::routes())
         .merge(conversations::routes())
+        .merge(labels::routes())
         .with_state(state)
         .split_for_parts();
     api.merge(<ParameterSchemas as utoipa::OpenApi>::openapi());

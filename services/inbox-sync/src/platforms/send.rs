@@ -48,7 +48,8 @@ impl Api {
         })
     }
 
-    /// Sends `what` to contact `to` from account `account`; the platform's message id.
+    /// Sends `what` to contact `to` from account `account`; the platform's message id (`None`
+    /// when it took the message without one).
     pub async fn send(
         &self,
         platform: Platform,
@@ -56,7 +57,7 @@ impl Api {
         token: &SecretString,
         to: &str,
         what: &Outgoing,
-    ) -> Result<String, SendError> {
+    ) -> Result<Option<String>, SendError> {
         let (url, body) = match platform {
             Platform::Whatsapp => {
                 let body = match what {
@@ -105,10 +106,11 @@ impl Api {
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             let id = answer.pointer("/messages/0/id").or_else(|| answer.get("message_id")).and_then(Value::as_str);
-            return id.map(str::to_owned).ok_or_else(|| SendError::Retry {
-                error: format!("{platform} answered {status} without a message id"),
-                after: None,
-            });
+            // Taken, but without an id to follow it by: sending again would send it twice.
+            if id.is_none() {
+                tracing::warn!(%platform, %status, "the platform took a message without giving its id");
+            }
+            return Ok(id.map(str::to_owned));
         }
         let error = answer.get("error").cloned().unwrap_or_else(|| json!({"status": status.as_u16()}));
         if status.as_u16() == 429 || status.is_server_error() {

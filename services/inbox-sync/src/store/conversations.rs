@@ -38,6 +38,7 @@ pub struct Conversation {
     pub labels: Vec<String>,
 }
 
+#[derive(Debug, Default)]
 pub struct Contact<'a> {
     pub external_id: &'a str,
     pub name: Option<&'a str>,

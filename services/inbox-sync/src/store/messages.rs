@@ -101,6 +101,42 @@ pub async fn insert(conn: &mut PgConnection, m: &NewMessage<'_>) -> sqlx::Result
     .await
 }
 
+/// Serializes, until the transaction ends, everyone who writes the status of platform message
+/// `external` of `connection`: a report that finds no message and the send that is recording
+/// it then cannot pass each other (the report would be kept as early after the send looked for
+/// early reports, and lost).
+pub async fn lock_external(conn: &mut PgConnection, connection: Uuid, external: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2, 7))")
+        .bind(connection)
+        .bind(external)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes platform id `external` from the message an unmatched echo created for it (the echo
+/// came before our send recorded the id, and its text did not match ours), so that our message
+/// can have it; the echo row's status, rank and errors, to carry over.
+pub async fn take_from_echo(
+    conn: &mut PgConnection,
+    org: Uuid,
+    connection: Uuid,
+    ours: Uuid,
+    external: &str,
+) -> sqlx::Result<Option<(String, i16, Option<serde_json::Value>)>> {
+    sqlx::query_as(
+        "DELETE FROM messages WHERE connection_id = $1 AND external_id = $2 AND organization_id = $3 AND id <> $4 \
+           AND direction = 'outbound' AND source_id IS NULL AND sent_by_user_id IS NULL \
+         RETURNING status, status_rank, errors",
+    )
+    .bind(connection)
+    .bind(external)
+    .bind(org)
+    .bind(ours)
+    .fetch_optional(conn)
+    .await
+}
+
 /// An echo of a message we sent: gives its platform id to our outbound message of the same
 /// text in the conversation that has none yet (its send is answering right now); whether there
 /// was one.
@@ -290,12 +326,17 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` pending outbound messages due now for `lease` (other replicas skip
-/// them; a replica that dies gives them back when the lease ends).
+/// them; a replica that dies gives them back when the lease ends). Only the oldest pending
+/// message of a conversation is ever claimed, so replies leave in the order they were written,
+/// also when one waits for a retry.
 pub async fn claim(conn: &mut PgConnection, limit: i64, lease: std::time::Duration) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
         "UPDATE messages m SET lease_until = now() + make_interval(secs => $2), attempts = m.attempts + 1 \
-         FROM (SELECT id FROM messages WHERE status = 'pending' AND direction = 'outbound' \
+         FROM (SELECT id FROM messages p WHERE status = 'pending' AND direction = 'outbound' \
                  AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now()) \
+                 AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.conversation_id = p.conversation_id \
+                   AND e.organization_id = p.organization_id AND e.status = 'pending' AND e.direction = 'outbound' \
+                   AND (e.created_at, e.id) < (p.created_at, p.id)) \
                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due \
          WHERE m.id = due.id \
          RETURNING m.id, m.organization_id, m.conversation_id, m.connection_id, m.content, m.template, m.attempts",
@@ -306,8 +347,14 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, lease: std::time::Durati
     .await
 }
 
-/// The platform took the message: its id and `sent` (unless a report already went further).
-pub async fn sent(conn: &mut PgConnection, org: Uuid, id: Uuid, external: &str) -> sqlx::Result<Option<Message>> {
+/// The platform took the message: its id (when it gave one) and `sent` (unless a report already
+/// went further).
+pub async fn sent(
+    conn: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+    external: Option<&str>,
+) -> sqlx::Result<Option<Message>> {
     sqlx::query_as(&format!(
         "UPDATE messages SET external_id = COALESCE(external_id, $3), status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, \
            status_rank = GREATEST(status_rank, 1), platform_timestamp = COALESCE(platform_timestamp, now()), \

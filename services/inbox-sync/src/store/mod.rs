@@ -4,5 +4,7 @@
 
 pub mod connections;
 pub mod conversations;
+pub mod labels;
 pub mod messages;
+pub mod notes;
 pub mod payloads;

@@ -447,3 +447,103 @@ async fn a_token_meta_refuses_expires_the_connection() {
     assert_eq!(app.graph.sends().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn replies_leave_in_the_order_they_were_written_also_when_the_first_is_retried() {
+    let app = spawn_app().await;
+    let (owner, _, conversation) = setup(&app).await;
+    open_window(&app).await;
+    app.graph.answer(500, json!({"error": {"message": "boom"}}));
+    app.graph.answer(503, json!({"error": {"message": "busy"}}));
+
+    let texts = ["first", "second", "third"];
+    let mut ids = Vec::new();
+    for text in texts {
+        ids.push(reply(&app, &owner, &conversation, json!({ "text": text })).await["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        assert_eq!(settled(&app, &owner, &conversation, id).await["status"], "sent");
+    }
+    let sent: Vec<String> =
+        app.graph.sends().iter().map(|(_, _, body)| body["text"]["body"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sent, ["first", "first", "first", "second", "third"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_send_the_platform_took_without_an_id_is_sent_and_never_sent_again() {
+    let app = spawn_app().await;
+    let (owner, _, conversation) = setup(&app).await;
+    open_window(&app).await;
+    app.graph.answer(200, json!({"messaging_product": "whatsapp"}));
+
+    let queued = reply(&app, &owner, &conversation, json!({"text": "Taken"})).await;
+    let id = queued["id"].as_str().unwrap();
+    let m = settled(&app, &owner, &conversation, id).await;
+    assert_eq!(m["status"], "sent", "{m}");
+    assert_eq!(m["external_id"], Value::Null);
+    // A later reply goes out; the first was not tried again before it.
+    let next = reply(&app, &owner, &conversation, json!({"text": "Next"})).await;
+    settled(&app, &owner, &conversation, next["id"].as_str().unwrap()).await;
+    let sent: Vec<Value> = app.graph.sends().iter().map(|(_, _, body)| body["text"]["body"].clone()).collect();
+    assert_eq!(sent, [json!("Taken"), json!("Next")]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_is_the_conversations_latest_activity() {
+    let app = spawn_app().await;
+    let (owner, _, conversation) = setup(&app).await;
+    open_window(&app).await;
+    let before = app.get_json(&format!("/v1/conversations/{conversation}"), &owner.token).await;
+    reply(&app, &owner, &conversation, json!({"text": "We are on it"})).await;
+    let after = app.get_json(&format!("/v1/conversations/{conversation}"), &owner.token).await;
+    assert_eq!(after["last_message_preview"], "We are on it", "{after}");
+    assert!(after["last_message_at"].as_str() > before["last_message_at"].as_str(), "{before} {after}");
+    // The customer's unread messages are still unread.
+    assert_eq!(after["unread_count"], before["unread_count"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_source_id_of_another_conversations_message_is_a_conflict() {
+    let app = spawn_app().await;
+    let (owner, _, first) = setup(&app).await;
+    // A second customer writes.
+    let mut body: Value = serde_json::from_slice(&fixture(TEXT)).unwrap();
+    let value = &mut body["entry"][0]["changes"][0]["value"];
+    value["contacts"][0]["wa_id"] = json!("16505550000");
+    value["messages"][0]["from"] = json!("16505550000");
+    value["messages"][0]["id"] = json!("wamid.SECOND");
+    assert_eq!(post_signed(&app, &serde_json::to_vec(&body).unwrap()).await["stored"], 1);
+    open_window(&app).await;
+    let page = app.get_json("/v1/conversations", &owner.token).await;
+    let second = page["data"].as_array().unwrap().iter().find(|c| c["id"] != first.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let m = reply(&app, &owner, &first, json!({"text": "Hello", "source_id": "comment-1"})).await;
+    // The same source on the same conversation answers the first message.
+    let again = app
+        .post(
+            &format!("/v1/conversations/{first}/messages"),
+            &json!({"text": "Hello", "source_id": "comment-1"}),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], m["id"]);
+    // On another conversation it is not that message.
+    let other = app
+        .post(
+            &format!("/v1/conversations/{second}/messages"),
+            &json!({"text": "Hello", "source_id": "comment-1"}),
+            &owner.token,
+        )
+        .await;
+    let problem = assert_problem(other, StatusCode::CONFLICT).await;
+    assert!(problem["detail"].as_str().unwrap().contains("source_id"), "{problem}");
+    assert!(outbound_messages(&app, &owner, &second).await.is_empty());
+    app.stop().await;
+}
