@@ -24,6 +24,16 @@ pub struct Config {
     pub instagram_graph_url: String,
     pub tiktok_api_url: String,
     pub tiktok_business_api_url: String,
+    /// Consent pages the admin's browser goes to (the OAuth `authorize` step).
+    pub facebook_dialog_url: String,
+    pub instagram_dialog_url: String,
+    pub tiktok_dialog_url: String,
+    /// Instagram's code exchange (`/oauth/access_token`).
+    pub instagram_api_url: String,
+    /// How long an OAuth `state` is good for.
+    pub oauth_state_ttl: Duration,
+    /// How often expiring tokens are looked for and refreshed, and keys rotated.
+    pub maintenance_interval: Duration,
     /// Keys that encrypt tokens and app secrets at rest (`id:base64(32 bytes)`, first
     /// encrypts). Required outside development.
     pub secrets_keys: SecretString,
@@ -58,6 +68,12 @@ impl Config {
             instagram_graph_url: base(env.string("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com")),
             tiktok_api_url: base(env.string("TIKTOK_API_URL", "https://open.tiktokapis.com")),
             tiktok_business_api_url: base(env.string("TIKTOK_BUSINESS_API_URL", "https://business-api.tiktok.com")),
+            facebook_dialog_url: base(env.string("FACEBOOK_DIALOG_URL", "https://www.facebook.com")),
+            instagram_dialog_url: base(env.string("INSTAGRAM_DIALOG_URL", "https://www.instagram.com")),
+            tiktok_dialog_url: base(env.string("TIKTOK_DIALOG_URL", "https://www.tiktok.com")),
+            instagram_api_url: base(env.string("INSTAGRAM_API_URL", "https://api.instagram.com")),
+            oauth_state_ttl: env.seconds("OAUTH_STATE_TTL_SECS", Duration::from_secs(600)),
+            maintenance_interval: env.seconds("MAINTENANCE_INTERVAL_SECS", Duration::from_secs(300)),
             secrets_keys: env.production_secret("SECRETS_KEYS", common.environment, platform::crypto::DEVELOPMENT_KEYS),
             platform_timeout: env.seconds("PLATFORM_TIMEOUT_SECS", Duration::from_secs(10)),
             send_attempts: env.get("SEND_ATTEMPTS", 5),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod inbound;
+pub mod maintenance;
 pub mod outbound;
 pub mod platforms;
 pub mod store;
@@ -37,6 +38,7 @@ pub struct Services {
     /// Tokens and app secrets at rest.
     pub keys: KeyRing,
     pub api: platforms::send::Api,
+    pub oauth: platforms::oauth::OAuth,
     pub quota: platform::quota::Quota,
     /// Wakes the sender when a message is queued.
     pub send_wake: Arc<Notify>,
@@ -66,6 +68,7 @@ impl Application {
         let auth = AuthClient::new(Arc::new(authenticator), config.common.auth_cache_ttl);
         let keys = KeyRing::parse(&config.secrets_keys).map_err(anyhow::Error::msg)?;
         let api = platforms::send::Api::new(&config)?;
+        let oauth = platforms::oauth::OAuth::new(&config)?;
         let quota = platform::quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
         let state = AppState(Arc::new(Services {
             config,
@@ -74,6 +77,7 @@ impl Application {
             auth,
             keys,
             api,
+            oauth,
             quota,
             send_wake: Arc::new(Notify::new()),
         }));
@@ -118,6 +122,11 @@ impl Application {
                 ),
             )
             .rule(
+                "used OAuth states",
+                "DELETE FROM oauth_states_used WHERE nonce IN (SELECT nonce FROM oauth_states_used \
+                 WHERE used_at < now() - interval '1 day' LIMIT 1000)",
+            )
+            .rule(
                 "early statuses",
                 "DELETE FROM early_statuses WHERE ctid IN (SELECT ctid FROM early_statuses \
                  WHERE received_at < now() - interval '7 days' LIMIT 1000)",
@@ -138,6 +147,7 @@ impl Application {
             handler: Arc::new(outbound::SendCommand { wake: state.send_wake.clone() }),
         };
         let sender = outbound::Sender { services: state.0.clone(), api: state.api.clone() };
+        let maintenance = maintenance::Maintenance { services: state.0.clone(), oauth: state.oauth.clone() };
         let (s1, s2) = (shutdown.clone(), shutdown.clone());
         let parts: Vec<platform::lifecycle::Part> = vec![
             ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
@@ -162,6 +172,7 @@ impl Application {
                 }),
             ),
             ("sender", tokio::spawn(sender.run(shutdown.clone()))),
+            ("connection maintenance", tokio::spawn(maintenance.run(shutdown.clone()))),
         ];
         let result = platform::lifecycle::supervise(shutdown, state.config.common.shutdown_grace, parts).await;
         revocations.abort();

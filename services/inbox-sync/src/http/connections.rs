@@ -119,6 +119,7 @@ pub async fn connect_whatsapp(
         access_token: &access,
         refresh_token: None,
         token_expires_at: None,
+        refresh_expires_at: None,
         app_secret: app_secret.as_deref(),
         verify_token: verify.as_deref(),
         created_by: p.user_id,

@@ -4,6 +4,7 @@
 mod connections;
 mod conversations;
 mod labels;
+mod oauth;
 mod webhooks;
 
 use platform::auth::{Principal, Role};
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
     let (routes, mut api) = OpenApiRouter::new()
         .merge(webhooks::routes())
         .merge(connections::routes())
+        .merge(oauth::routes())
         .merge(conversations::routes())
         .merge(labels::routes())
         .with_state(state)

@@ -4,6 +4,7 @@
 //! the platform's shape at all, which the caller answers with a 400 after the signature held.
 
 pub mod meta;
+pub mod oauth;
 pub mod send;
 pub mod signature;
 pub mod tiktok;

@@ -58,6 +58,7 @@ pub struct NewConnection<'a> {
     pub access_token: &'a str,
     pub refresh_token: Option<&'a str>,
     pub token_expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
     pub app_secret: Option<&'a str>,
     pub verify_token: Option<&'a str>,
     pub created_by: Option<Uuid>,
@@ -101,14 +102,16 @@ pub async fn slot(
 pub async fn connect(conn: &mut PgConnection, n: &NewConnection<'_>) -> sqlx::Result<Option<Connection>> {
     let written = sqlx::query_as(&format!(
         "INSERT INTO connections (id, organization_id, platform, account_id, business_account_id, username, \
-           display_name, access_token, refresh_token, token_expires_at, app_secret, verify_token, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+           display_name, access_token, refresh_token, token_expires_at, app_secret, verify_token, created_by, \
+           refresh_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (organization_id, platform, account_id) DO UPDATE SET \
            business_account_id = EXCLUDED.business_account_id, username = EXCLUDED.username, \
            display_name = EXCLUDED.display_name, access_token = EXCLUDED.access_token, \
            refresh_token = EXCLUDED.refresh_token, token_expires_at = EXCLUDED.token_expires_at, \
            app_secret = EXCLUDED.app_secret, verify_token = EXCLUDED.verify_token, status = 'active', \
-           last_error = NULL, disconnected_at = NULL, created_by = EXCLUDED.created_by \
+           last_error = NULL, disconnected_at = NULL, created_by = EXCLUDED.created_by, \
+           refresh_expires_at = EXCLUDED.refresh_expires_at, token_issued_at = now() \
          WHERE connections.status = 'disconnected' AND connections.id = EXCLUDED.id \
          RETURNING {COLUMNS}"
     ))
@@ -125,6 +128,7 @@ pub async fn connect(conn: &mut PgConnection, n: &NewConnection<'_>) -> sqlx::Re
     .bind(n.app_secret)
     .bind(n.verify_token)
     .bind(n.created_by)
+    .bind(n.refresh_expires_at)
     .fetch_optional(&mut *conn)
     .await;
     match written {
@@ -241,4 +245,157 @@ pub async fn synced(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Resul
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Records the nonce of an OAuth `state` as used; `false` if it was used before (a replayed
+/// callback).
+pub async fn use_state(conn: &mut PgConnection, nonce: Uuid, org: Uuid) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("INSERT INTO oauth_states_used (nonce, organization_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(nonce)
+            .bind(org)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The condition under which a connection's token is refreshed: Instagram's long-lived token
+/// within a week of expiry (and a day old: Instagram refreshes no younger token), TikTok's
+/// access token within two hours of expiry.
+const EXPIRING: &str = "status = 'active' AND token_expires_at IS NOT NULL AND \
+    ((platform = 'instagram' AND token_expires_at < now() + interval '7 days' \
+        AND token_issued_at < now() - interval '1 day') \
+     OR (platform = 'tiktok' AND refresh_token IS NOT NULL AND token_expires_at < now() + interval '2 hours'))";
+
+/// Connections whose token is to be refreshed now, soonest first: `(organization, id)`.
+pub async fn expiring(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
+    sqlx::query_as(&format!(
+        "SELECT organization_id, id FROM connections WHERE {EXPIRING} ORDER BY token_expires_at LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks a connection for its refresh until the transaction ends, if it is still due and no
+/// one else holds it (a replica refreshing it already: skipped).
+pub async fn lock_expiring(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<Option<(String, Secrets)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        platform: String,
+        #[sqlx(flatten)]
+        secrets: Secrets,
+    }
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT platform, access_token, refresh_token, app_secret, verify_token FROM connections \
+         WHERE id = $1 AND organization_id = $2 AND {EXPIRING} FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(id)
+    .bind(org)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.platform, r.secrets)))
+}
+
+/// Saves refreshed tokens (sealed): the rotated refresh token with its access token, at once.
+pub async fn save_tokens(
+    conn: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+    access: &str,
+    refresh: Option<&str>,
+    expires: Option<DateTime<Utc>>,
+    refresh_expires: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE connections SET access_token = $3, refresh_token = COALESCE($4, refresh_token), \
+           token_expires_at = $5, refresh_expires_at = COALESCE($6, refresh_expires_at), token_issued_at = now(), \
+           last_error = NULL \
+         WHERE id = $1 AND organization_id = $2",
+    )
+    .bind(id)
+    .bind(org)
+    .bind(access)
+    .bind(refresh)
+    .bind(expires)
+    .bind(refresh_expires)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A page of every connection's sealed secrets after `after` (by id), for the key rotation:
+/// `(organization, id, secrets)`.
+pub async fn sealed_after(
+    conn: &mut PgConnection,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, Uuid, String, Option<String>, Option<String>, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT organization_id, id, access_token, refresh_token, app_secret, verify_token FROM connections \
+         WHERE id > $1 AND status <> 'disconnected' ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks one connection's secrets for re-encryption.
+pub async fn lock_secrets(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<Option<Secrets>> {
+    sqlx::query_as(
+        "SELECT access_token, refresh_token, app_secret, verify_token FROM connections \
+         WHERE id = $1 AND organization_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(org)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Writes re-encrypted secrets (the same plaintexts under the newest key).
+pub async fn reseal(conn: &mut PgConnection, org: Uuid, id: Uuid, s: &Secrets) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE connections SET access_token = $3, refresh_token = $4, app_secret = $5, verify_token = $6 \
+         WHERE id = $1 AND organization_id = $2",
+    )
+    .bind(id)
+    .bind(org)
+    .bind(&s.access_token)
+    .bind(&s.refresh_token)
+    .bind(&s.app_secret)
+    .bind(&s.verify_token)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A live connection authorized again (a reconnect through OAuth, after its token expired or
+/// was revoked): the new sealed tokens, `active` again. The connection after.
+#[allow(clippy::too_many_arguments)]
+pub async fn reauthorize(
+    conn: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+    access: &str,
+    refresh: Option<&str>,
+    expires: Option<DateTime<Utc>>,
+    refresh_expires: Option<DateTime<Utc>>,
+    display_name: Option<&str>,
+) -> sqlx::Result<Option<Connection>> {
+    sqlx::query_as(&format!(
+        "UPDATE connections SET access_token = $3, refresh_token = $4, token_expires_at = $5, \
+           refresh_expires_at = $6, display_name = COALESCE($7, display_name), token_issued_at = now(), \
+           status = 'active', last_error = NULL \
+         WHERE id = $1 AND organization_id = $2 AND status <> 'disconnected' RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(org)
+    .bind(access)
+    .bind(refresh)
+    .bind(expires)
+    .bind(refresh_expires)
+    .bind(display_name)
+    .fetch_optional(conn)
+    .await
 }

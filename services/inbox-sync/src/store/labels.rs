@@ -19,6 +19,7 @@ pub const DEFAULT_COLOR: &str = "#6366f1";
 /// At most this many labels are listed.
 pub const LIST_CAP: i64 = 500;
 
+/// A label of the organization.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Label {
     pub id: Uuid,
@@ -51,7 +52,7 @@ pub async fn insert(
     name: &str,
     color: Option<&str>,
 ) -> sqlx::Result<Result<Label, NameTaken>> {
-    let inserted = sqlx::query_as(&format!(
+    let inserted: sqlx::Result<Label> = sqlx::query_as(&format!(
         "INSERT INTO labels (id, organization_id, name, color) VALUES ($1, $2, $3, COALESCE($4, '{DEFAULT_COLOR}')) \
          RETURNING {COLUMNS}"
     ))
@@ -82,7 +83,7 @@ pub async fn update(
     name: Option<&str>,
     color: Option<&str>,
 ) -> sqlx::Result<Result<Option<Label>, NameTaken>> {
-    let updated = sqlx::query_as(&format!(
+    let updated: sqlx::Result<Option<Label>> = sqlx::query_as(&format!(
         "UPDATE labels SET name = COALESCE($3, name), color = COALESCE($4, color) \
          WHERE id = $1 AND organization_id = $2 RETURNING {COLUMNS}"
     ))

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 const COLUMNS: &str = "id, organization_id, conversation_id, author_id, content, created_at";
 
+/// An internal note on a conversation.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Note {
     pub id: Uuid,

@@ -3,5 +3,6 @@
 
 mod connections;
 mod helpers;
+mod labels;
 mod outbound;
 mod webhooks;
