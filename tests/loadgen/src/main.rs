@@ -3,11 +3,13 @@
 //! invocation, and prints one table, so results are read as ratios.
 //!
 //! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`,
-//! `... -- ticketing [--seconds 10] [--only create,numbers,read,lists,inbox] [--per-creator 1000]`
+//! `... -- ticketing [--seconds 10] [--only create,numbers,read,lists,inbox] [--per-creator 1000]`,
+//! `... -- inbox [--seconds 10] [--only batches,singles,statuses]`
 
 mod cleanup;
 mod feedback_suite;
 mod identity_suite;
+mod inbox_suite;
 mod runner;
 mod ticketing_data;
 mod ticketing_inbox;
@@ -45,6 +47,10 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or(1000);
             ticketing_suite::run(duration, only, per_creator).await
         }
+        "inbox" => {
+            let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+            inbox_suite::run(duration, only).await
+        }
         "webhooks" => {
             let events = args
                 .iter()
@@ -54,6 +60,6 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or(30_000);
             webhooks_suite::run(events).await
         }
-        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks, ticketing"),
+        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks, ticketing, inbox"),
     }
 }

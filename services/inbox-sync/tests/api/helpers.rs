@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::{get, post};
 use futures::StreamExt;
@@ -22,6 +22,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const META_SECRET: &str = "test_meta_app_secret_0123456789ab";
 pub const VERIFY_TOKEN: &str = "VERIFY_ME_3f9a";
 pub const TIKTOK_SECRET: &str = "test_tiktok_client_secret_abcdef";
+pub const META_APP_ID: &str = "1234567890123456";
+pub const TIKTOK_CLIENT_KEY: &str = "awtestclientkey";
 /// The token the Graph stand-in accepts.
 pub const GOOD_TOKEN: &str = "EAAG-good-system-user-token";
 /// The fixtures' WhatsApp phone number id and business account.
@@ -70,6 +72,190 @@ pub struct Graph {
     pub script: Mutex<VecDeque<(u16, Value)>>,
     /// Ids to hand out for successful sends, first first; when empty, `wamid.OUT<n>`.
     pub ids: Mutex<VecDeque<String>>,
+    /// The OAuth providers' side (Facebook, Instagram, TikTok Business).
+    pub oauth: Mutex<Providers>,
+}
+
+/// What the OAuth stand-ins were asked and what they hold.
+#[derive(Debug, Default)]
+pub struct Providers {
+    /// Every OAuth call: method, path and query or body, in order.
+    pub calls: Vec<String>,
+    /// TikTok's refresh token that is good now (each refresh rotates it).
+    pub tiktok_refresh: String,
+    pub tiktok_rotations: u32,
+    /// Instagram refuses refreshes (the grant was revoked).
+    pub instagram_refuses: bool,
+    pub instagram_refreshes: u32,
+    /// Pages subscribed to our app's webhooks.
+    pub subscribed: Vec<String>,
+}
+
+/// The authorization code the stand-ins accept.
+pub const GOOD_CODE: &str = "AQD-good-code";
+pub const PAGES: [(&str, &str, &str); 2] =
+    [("104200000000001", "Acme Support", "EAApageToken1"), ("104200000000002", "Acme Shop", "EAApageToken2")];
+pub const IG_ACCOUNT: &str = "17841400000000001";
+pub const TIKTOK_ACCOUNT: &str = "-000BUSINESSOPENID0000000000000000";
+
+fn refused(message: &str) -> (AxumStatus, axum::Json<Value>) {
+    (AxumStatus::BAD_REQUEST, axum::Json(json!({"error": {"message": message, "type": "OAuthException", "code": 100}})))
+}
+
+async fn facebook_token(
+    State(g): State<Arc<Graph>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> (AxumStatus, axum::Json<Value>) {
+    g.oauth.lock().unwrap().calls.push(format!("GET facebook oauth/access_token {q:?}"));
+    if q.get("client_secret").map(String::as_str) != Some(META_SECRET) {
+        return refused("Error validating client secret.");
+    }
+    if q.get("grant_type").map(String::as_str) == Some("fb_exchange_token") {
+        return match q.get("fb_exchange_token").map(String::as_str) {
+            Some("EAAtestShortLivedUserToken") => (
+                AxumStatus::OK,
+                axum::Json(serde_json::from_slice(&fixture("oauth/fb_exchange_token_response.json")).unwrap()),
+            ),
+            _ => refused("Invalid OAuth access token."),
+        };
+    }
+    match q.get("code").map(String::as_str) {
+        Some(GOOD_CODE) => (
+            AxumStatus::OK,
+            axum::Json(
+                json!({"access_token": "EAAtestShortLivedUserToken", "token_type": "bearer", "expires_in": 3600}),
+            ),
+        ),
+        _ => refused("This authorization code has been used."),
+    }
+}
+
+async fn facebook_pages(State(g): State<Arc<Graph>>, headers: HeaderMap) -> (AxumStatus, axum::Json<Value>) {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    g.oauth.lock().unwrap().calls.push(format!("GET facebook me/accounts {auth}"));
+    if auth != "Bearer EAAtestLongLivedUserToken" {
+        return refused("Invalid OAuth access token.");
+    }
+    let data: Vec<Value> = PAGES
+        .iter()
+        .map(|(id, name, token)| json!({"id": id, "name": name, "access_token": token, "category": "Shop"}))
+        .collect();
+    (AxumStatus::OK, axum::Json(json!({ "data": data })))
+}
+
+async fn subscribe(
+    State(g): State<Arc<Graph>>,
+    Path((_v, page)): Path<(String, String)>,
+) -> (AxumStatus, axum::Json<Value>) {
+    g.oauth.lock().unwrap().subscribed.push(page);
+    (AxumStatus::OK, axum::Json(json!({"success": true})))
+}
+
+async fn instagram_code(State(g): State<Arc<Graph>>, body: String) -> (AxumStatus, axum::Json<Value>) {
+    // Form-encoded; the fields looked at here need no decoding.
+    let f: HashMap<String, String> =
+        body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    g.oauth.lock().unwrap().calls.push(format!("POST instagram oauth/access_token {f:?}"));
+    if f.get("code").map(String::as_str) != Some(GOOD_CODE)
+        || f.get("client_secret").map(String::as_str) != Some(META_SECRET)
+    {
+        return (
+            AxumStatus::BAD_REQUEST,
+            axum::Json(
+                json!({"error_type": "OAuthException", "code": 400, "error_message": "Invalid authorization code"}),
+            ),
+        );
+    }
+    (
+        AxumStatus::OK,
+        axum::Json(
+            json!({"access_token": "IGtestShortLived", "user_id": 17841400000000001u64, "permissions": ["instagram_business_basic"]}),
+        ),
+    )
+}
+
+async fn instagram_exchange(
+    State(g): State<Arc<Graph>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> (AxumStatus, axum::Json<Value>) {
+    g.oauth.lock().unwrap().calls.push(format!("GET instagram access_token {q:?}"));
+    if q.get("grant_type").map(String::as_str) != Some("ig_exchange_token")
+        || q.get("access_token").map(String::as_str) != Some("IGtestShortLived")
+    {
+        return refused("Invalid OAuth access token.");
+    }
+    // Instagram's long-lived tokens live 60 days; this one has only days left, so it is refreshed.
+    (
+        AxumStatus::OK,
+        axum::Json(json!({"access_token": "IGtestLongLivedToken", "token_type": "bearer", "expires_in": 3 * 86_400})),
+    )
+}
+
+async fn instagram_refresh(
+    State(g): State<Arc<Graph>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> (AxumStatus, axum::Json<Value>) {
+    let mut o = g.oauth.lock().unwrap();
+    o.calls.push(format!("GET instagram refresh_access_token {q:?}"));
+    if o.instagram_refuses {
+        return (
+            AxumStatus::BAD_REQUEST,
+            axum::Json(
+                json!({"error": {"message": "Error validating access token: The user has not authorized application.", "type": "OAuthException", "code": 190}}),
+            ),
+        );
+    }
+    o.instagram_refreshes += 1;
+    (AxumStatus::OK, axum::Json(serde_json::from_slice(&fixture("oauth/ig_refresh_response.json")).unwrap()))
+}
+
+async fn instagram_me(State(g): State<Arc<Graph>>, headers: HeaderMap) -> (AxumStatus, axum::Json<Value>) {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    g.oauth.lock().unwrap().calls.push(format!("GET instagram me {auth}"));
+    if auth != "Bearer IGtestLongLivedToken" {
+        return refused("Invalid OAuth access token.");
+    }
+    (
+        AxumStatus::OK,
+        axum::Json(json!({"user_id": IG_ACCOUNT, "id": "9999", "username": "acme.shop", "name": "Acme Shop"})),
+    )
+}
+
+async fn tiktok_token(
+    State(g): State<Arc<Graph>>,
+    axum::Json(b): axum::Json<Value>,
+) -> (AxumStatus, axum::Json<Value>) {
+    let mut o = g.oauth.lock().unwrap();
+    o.calls.push(format!("POST tiktok token {b}"));
+    if b["auth_code"] != GOOD_CODE || b["client_secret"] != TIKTOK_SECRET || b["grant_type"] != "authorization_code" {
+        return (AxumStatus::OK, axum::Json(json!({"code": 40001, "message": "auth_code is invalid", "data": {}})));
+    }
+    let answer: Value = serde_json::from_slice(&fixture("oauth/tiktok_business_token_response.json")).unwrap();
+    o.tiktok_refresh = answer["data"]["refresh_token"].as_str().unwrap().to_owned();
+    (AxumStatus::OK, axum::Json(answer))
+}
+
+async fn tiktok_refresh(
+    State(g): State<Arc<Graph>>,
+    axum::Json(b): axum::Json<Value>,
+) -> (AxumStatus, axum::Json<Value>) {
+    let mut o = g.oauth.lock().unwrap();
+    o.calls.push(format!("POST tiktok refresh {b}"));
+    if b["refresh_token"] != o.tiktok_refresh.as_str() || b["client_secret"] != TIKTOK_SECRET {
+        return (
+            AxumStatus::OK,
+            axum::Json(json!({"code": 40104, "message": "refresh_token is invalid or expired", "data": {}})),
+        );
+    }
+    o.tiktok_rotations += 1;
+    let n = o.tiktok_rotations;
+    o.tiktok_refresh = format!("rft.rotated{n}");
+    (
+        AxumStatus::OK,
+        axum::Json(json!({"code": 0, "message": "OK", "data": {
+        "open_id": TIKTOK_ACCOUNT, "access_token": format!("act.rotated{n}"), "expires_in": 3600,
+        "refresh_token": format!("rft.rotated{n}"), "refresh_token_expires_in": 31_536_000}})),
+    )
 }
 
 impl Graph {
@@ -139,6 +325,15 @@ async fn graph_standin() -> (String, Arc<Graph>) {
         .route("/{version}/me/messages", post(send))
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}", get(phone))
+        .route("/{version}/oauth/access_token", get(facebook_token))
+        .route("/{version}/me/accounts", get(facebook_pages))
+        .route("/{version}/{id}/subscribed_apps", post(subscribe))
+        .route("/oauth/access_token", post(instagram_code))
+        .route("/access_token", get(instagram_exchange))
+        .route("/refresh_access_token", get(instagram_refresh))
+        .route("/{version}/me", get(instagram_me))
+        .route("/open_api/v1.3/tt_user/oauth2/token/", post(tiktok_token))
+        .route("/open_api/v1.3/tt_user/oauth2/refresh_token/", post(tiktok_refresh))
         .with_state(graph.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -207,6 +402,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("TIKTOK_CLIENT_SECRET", TIKTOK_SECRET),
         ("META_GRAPH_URL", &graph_url),
         ("INSTAGRAM_GRAPH_URL", &graph_url),
+        ("INSTAGRAM_API_URL", &graph_url),
+        ("TIKTOK_BUSINESS_API_URL", &graph_url),
+        ("META_APP_ID", META_APP_ID),
+        ("TIKTOK_CLIENT_KEY", TIKTOK_CLIENT_KEY),
         ("SEND_BACKOFF_SECS", "0.05"),
     ];
     vars.extend_from_slice(overrides);

@@ -4,5 +4,6 @@
 mod connections;
 mod helpers;
 mod labels;
+mod oauth;
 mod outbound;
 mod webhooks;
