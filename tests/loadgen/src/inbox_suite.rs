@@ -158,7 +158,7 @@ impl Inbound {
 
 /// The final status message `n` of the statuses part must end with.
 fn final_of(n: u64) -> &'static str {
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         "failed"
     } else {
         "read"
@@ -352,6 +352,7 @@ async fn connect(pool: &PgPool, keys: &KeyRing, org: Uuid, account: &str) -> any
         access_token: &token,
         refresh_token: None,
         token_expires_at: None,
+        refresh_expires_at: None,
         app_secret: None,
         verify_token: None,
         created_by: None,
