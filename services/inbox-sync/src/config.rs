@@ -30,6 +30,10 @@ pub struct Config {
     pub tiktok_dialog_url: String,
     /// Instagram's code exchange (`/oauth/access_token`).
     pub instagram_api_url: String,
+    /// Largest media file kept.
+    pub media_max_bytes: usize,
+    /// Non-public networks media may be downloaded from (tests, sandboxes); none by default.
+    pub media_allow_cidrs: Vec<platform::ssrf::Cidr>,
     /// How long an OAuth `state` is good for.
     pub oauth_state_ttl: Duration,
     /// How often expiring tokens are looked for and refreshed, and keys rotated.
@@ -72,6 +76,8 @@ impl Config {
             instagram_dialog_url: base(env.string("INSTAGRAM_DIALOG_URL", "https://www.instagram.com")),
             tiktok_dialog_url: base(env.string("TIKTOK_DIALOG_URL", "https://www.tiktok.com")),
             instagram_api_url: base(env.string("INSTAGRAM_API_URL", "https://api.instagram.com")),
+            media_max_bytes: env.get("MEDIA_MAX_BYTES", 16 * 1024 * 1024),
+            media_allow_cidrs: Vec::new(),
             oauth_state_ttl: env.seconds("OAUTH_STATE_TTL_SECS", Duration::from_secs(600)),
             maintenance_interval: env.seconds("MAINTENANCE_INTERVAL_SECS", Duration::from_secs(300)),
             secrets_keys: env.production_secret("SECRETS_KEYS", common.environment, platform::crypto::DEVELOPMENT_KEYS),
@@ -88,6 +94,13 @@ impl Config {
         if !config.secrets_keys.expose_secret().is_empty() {
             if let Err(e) = platform::crypto::KeyRing::parse(&config.secrets_keys) {
                 env.invalid("SECRETS_KEYS", &e);
+            }
+        }
+        let mut config = config;
+        for part in env.string("MEDIA_ALLOW_CIDRS", "").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.parse::<platform::ssrf::Cidr>() {
+                Ok(c) => config.media_allow_cidrs.push(c),
+                Err(e) => env.invalid("MEDIA_ALLOW_CIDRS", &e),
             }
         }
         if config.send_attempts == 0 {

@@ -39,6 +39,7 @@ pub struct Services {
     pub keys: KeyRing,
     pub api: platforms::send::Api,
     pub oauth: platforms::oauth::OAuth,
+    pub media: platforms::media::MediaClient,
     pub quota: platform::quota::Quota,
     /// Wakes the sender when a message is queued.
     pub send_wake: Arc<Notify>,
@@ -69,6 +70,7 @@ impl Application {
         let keys = KeyRing::parse(&config.secrets_keys).map_err(anyhow::Error::msg)?;
         let api = platforms::send::Api::new(&config)?;
         let oauth = platforms::oauth::OAuth::new(&config)?;
+        let media = platforms::media::MediaClient::new(&config)?;
         let quota = platform::quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
         let state = AppState(Arc::new(Services {
             config,
@@ -78,6 +80,7 @@ impl Application {
             keys,
             api,
             oauth,
+            media,
             quota,
             send_wake: Arc::new(Notify::new()),
         }));

@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod quota;
 pub mod retention;
 pub mod service;
+pub mod ssrf;
 pub mod telemetry;
 pub mod testing;
 

@@ -13,7 +13,8 @@ pub mod metrics;
 pub mod outcomes;
 pub mod signing;
 pub mod smtp;
-pub mod ssrf;
+/// Where outbound requests to addresses users give may go (moved to the platform: inbox-sync fetches media too).
+pub use platform::ssrf;
 pub mod store;
 pub mod wakeups;
 pub mod worker;

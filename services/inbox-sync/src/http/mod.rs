@@ -4,6 +4,7 @@
 mod connections;
 mod conversations;
 mod labels;
+mod media;
 mod oauth;
 mod webhooks;
 
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .merge(oauth::routes())
         .merge(conversations::routes())
         .merge(labels::routes())
+        .merge(media::routes())
         .with_state(state)
         .split_for_parts();
     api.merge(<ParameterSchemas as utoipa::OpenApi>::openapi());

@@ -3,6 +3,7 @@
 //! unknown kind of update (it is skipped and counted); they fail only on a body that is not
 //! the platform's shape at all, which the caller answers with a 400 after the signature held.
 
+pub mod media;
 pub mod meta;
 pub mod oauth;
 pub mod send;
@@ -217,4 +218,15 @@ pub fn unix_seconds(s: i64) -> Option<DateTime<Utc>> {
 /// Milliseconds since the epoch as a time (Messenger and Instagram).
 pub fn unix_millis(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
+}
+
+/// A transport error's text without its URL, whose query may carry a token or a signature.
+pub(crate) fn quiet(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer in time".into()
+    } else if e.is_connect() {
+        "could not connect (or the address is refused)".into()
+    } else {
+        "the request failed".into()
+    }
 }

@@ -346,7 +346,7 @@ impl OAuth {
     /// Sends a provider request; its JSON body on success. 4xx is a refusal (with the
     /// provider's message), 5xx, 429 and no answer are unavailability.
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, OAuthError> {
-        let response = request.send().await.map_err(|e| OAuthError::Unavailable(without_url(&e)))?;
+        let response = request.send().await.map_err(|e| OAuthError::Unavailable(super::quiet(&e)))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -365,17 +365,6 @@ impl OAuth {
         } else {
             Err(OAuthError::Refused(why))
         }
-    }
-}
-
-/// A transport error's text without the URL, whose query may hold a secret.
-fn without_url(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer in time".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "the request failed".into()
     }
 }
 

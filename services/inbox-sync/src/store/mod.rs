@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod conversations;
 pub mod labels;
+pub mod media;
 pub mod messages;
 pub mod notes;
 pub mod payloads;

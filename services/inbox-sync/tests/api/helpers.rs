@@ -29,6 +29,8 @@ pub const GOOD_TOKEN: &str = "EAAG-good-system-user-token";
 /// The fixtures' WhatsApp phone number id and business account.
 pub const PHONE_ID: &str = "106540352242922";
 pub const WABA_ID: &str = "102290129340398";
+/// The fixtures' media id: the Graph API has it only while a test puts it in `Graph::media`.
+pub const MEDIA_GONE: &str = "1234567890123456";
 pub const WAIT: Duration = Duration::from_secs(10);
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/platforms");
 
@@ -74,7 +76,16 @@ pub struct Graph {
     pub ids: Mutex<VecDeque<String>>,
     /// The OAuth providers' side (Facebook, Instagram, TikTok Business).
     pub oauth: Mutex<Providers>,
+    /// Media by id.
+    pub media: Mutex<HashMap<String, StandinMedia>>,
+    /// Media lookups and downloads asked for.
+    pub media_calls: Mutex<Vec<String>>,
+    /// Where this stand-in listens.
+    pub base: Mutex<String>,
 }
+
+/// A media file the stand-in holds: the type it is declared as, the type it is served as, bytes.
+pub type StandinMedia = (String, String, Vec<u8>);
 
 /// What the OAuth stand-ins were asked and what they hold.
 #[derive(Debug, Default)]
@@ -273,8 +284,25 @@ async fn phone(
     Path((_v, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> (AxumStatus, axum::Json<Value>) {
-    let _ = g;
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = g.media.lock().unwrap().get(&id).cloned();
+    if let Some((declared, _, bytes)) = media.filter(|_| auth == format!("Bearer {GOOD_TOKEN}")) {
+        g.media_calls.lock().unwrap().push(format!("lookup {id}"));
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let url = format!("{}/media-files/{id}?sig=abc", g.base.lock().unwrap());
+        return (
+            AxumStatus::OK,
+            axum::Json(
+                json!({"url": url, "mime_type": declared, "sha256": sha, "file_size": bytes.len(), "id": id, "messaging_product": "whatsapp"}),
+            ),
+        );
+    }
+    if id == MEDIA_GONE {
+        return (
+            AxumStatus::NOT_FOUND,
+            axum::Json(json!({"error": {"message": "Unsupported get request. Object does not exist", "code": 100}})),
+        );
+    }
     if auth == format!("Bearer {GOOD_TOKEN}") {
         (
             AxumStatus::OK,
@@ -319,12 +347,31 @@ async fn send(
     )
 }
 
+async fn media_file(
+    State(g): State<Arc<Graph>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    g.media_calls.lock().unwrap().push(format!("download {id}"));
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = g.media.lock().unwrap().get(&id).cloned();
+    match media {
+        Some((_, served, bytes)) if auth == format!("Bearer {GOOD_TOKEN}") => {
+            ([(axum::http::header::CONTENT_TYPE, served)], bytes).into_response()
+        }
+        Some(_) => AxumStatus::UNAUTHORIZED.into_response(),
+        None => AxumStatus::NOT_FOUND.into_response(),
+    }
+}
+
 async fn graph_standin() -> (String, Arc<Graph>) {
     let graph = Arc::new(Graph::default());
     let app = axum::Router::new()
         .route("/{version}/me/messages", post(send))
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}", get(phone))
+        .route("/media-files/{id}", get(media_file))
         .route("/{version}/oauth/access_token", get(facebook_token))
         .route("/{version}/me/accounts", get(facebook_pages))
         .route("/{version}/{id}/subscribed_apps", post(subscribe))
@@ -338,6 +385,7 @@ async fn graph_standin() -> (String, Arc<Graph>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
+    *graph.base.lock().unwrap() = format!("http://{addr}");
     (format!("http://{addr}"), graph)
 }
 
@@ -407,6 +455,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("META_APP_ID", META_APP_ID),
         ("TIKTOK_CLIENT_KEY", TIKTOK_CLIENT_KEY),
         ("SEND_BACKOFF_SECS", "0.05"),
+        // The stand-ins listen on loopback, which media downloads may not reach otherwise.
+        ("MEDIA_ALLOW_CIDRS", "127.0.0.0/8"),
     ];
     vars.extend_from_slice(overrides);
     let app = inbox_sync::Application::build(inbox_sync::Config::from_env(env(&vars)).unwrap()).await.unwrap();

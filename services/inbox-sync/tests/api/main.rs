@@ -4,6 +4,7 @@
 mod connections;
 mod helpers;
 mod labels;
+mod media;
 mod oauth;
 mod outbound;
 mod webhooks;

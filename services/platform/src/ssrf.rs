@@ -1,4 +1,5 @@
-//! Where deliveries may go. A host is resolved and every private, loopback, link-local, CGNAT,
+//! Where requests to addresses that users (or payloads they can sign) give may go: webhook
+//! deliveries, media URLs. A host is resolved and every private, loopback, link-local, CGNAT,
 //! unique-local, site-local, multicast, unspecified, benchmarking, documentation (TEST-NET),
 //! discard-only or IPv4-mapped/compatible address is refused unless an
 //! allowed network contains it — except link-local (cloud metadata), refused always. The HTTP
