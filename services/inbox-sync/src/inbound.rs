@@ -103,6 +103,7 @@ async fn message(tx: &mut PgConnection, c: &Connection, m: &Message) -> anyhow::
         name: m.contact.name.as_deref(),
         username: m.contact.username.as_deref(),
         avatar_url: m.contact.avatar_url.as_deref(),
+        thread_id: m.contact.thread_id.as_deref(),
     };
     let (conversation, created) = conversations::find_or_create(tx, org, c.id, &c.platform, &contact).await?;
     if m.outbound {

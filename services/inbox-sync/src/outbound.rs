@@ -33,6 +33,9 @@ use crate::Services;
 /// WhatsApp's customer-service window: free-form messages only this long after the customer's
 /// last message.
 pub const WHATSAPP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// TikTok's: a business replies within 48 hours of the customer's last message, and has no
+/// templates to send after.
+pub const TIKTOK_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 /// How long a sender owns a claimed message: longer than a send with its timeout.
 const LEASE: Duration = Duration::from_secs(60);
 const BATCH: i64 = 32;
@@ -42,6 +45,8 @@ const BATCH: i64 = 32;
 pub enum Refusal {
     /// WhatsApp's 24-hour window closed and no template was given.
     WindowClosed,
+    /// TikTok's 48-hour window closed (TikTok has no templates).
+    TiktokWindowClosed,
     /// The conversation's connection is disconnected or expired.
     ConnectionDown(String),
     /// The platform cannot send this (a template off WhatsApp, TikTok).
@@ -56,6 +61,9 @@ impl Refusal {
                 than 24 hours ago; send an approved template instead"
                     .to_owned()
             }
+            Refusal::TiktokWindowClosed => "TikTok's 48-hour reply window is closed: the customer last wrote more \
+                than 48 hours ago, and only they can open it again"
+                .to_owned(),
             Refusal::ConnectionDown(status) => format!("the conversation's connection is {status}"),
             Refusal::Unsupported(what) => (*what).to_owned(),
         }
@@ -74,7 +82,15 @@ pub fn check(
     }
     let platform: Platform = conversation.platform.parse().map_err(|_| Refusal::Unsupported("unknown platform"))?;
     match platform {
-        Platform::Tiktok => return Err(Refusal::Unsupported("sending on TikTok is not supported yet")),
+        Platform::Tiktok if template => return Err(Refusal::Unsupported("templates are WhatsApp's")),
+        Platform::Tiktok => {
+            if conversation.thread_id.is_none() {
+                return Err(Refusal::Unsupported("TikTok has not named this conversation yet"));
+            }
+            if !conversation.last_inbound_at.is_some_and(|at| now - at < TIKTOK_WINDOW) {
+                return Err(Refusal::TiktokWindowClosed);
+            }
+        }
         Platform::Whatsapp if !template => {
             let open = conversation.last_inbound_at.is_some_and(|at| now - at < WHATSAPP_WINDOW);
             if !open {
@@ -272,8 +288,12 @@ impl Sender {
             Some(t) => Outgoing::Template(t),
             None => Outgoing::Text(m.content.clone()),
         };
-        let mut outcome =
-            self.api.send(platform, &connection.account_id, &token, &conversation.external_id, &what).await;
+        // TikTok replies go to its conversation, the others to the contact.
+        let to = match platform {
+            Platform::Tiktok => conversation.thread_id.as_deref().unwrap_or(&conversation.external_id),
+            _ => &conversation.external_id,
+        };
+        let mut outcome = self.api.send(platform, &connection.account_id, &token, to, &what).await;
         if let Err(SendError::Retry { error, after }) = &outcome {
             if m.attempts < i32::try_from(s.config.send_attempts).unwrap_or(i32::MAX) {
                 let backoff =

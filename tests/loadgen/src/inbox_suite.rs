@@ -513,7 +513,8 @@ async fn customers(
 async fn ceiling_message(pool: &PgPool, org: Uuid, connection: Uuid, body: &[u8], i: u64) -> anyhow::Result<()> {
     let c = contact_of(i);
     let (wa_id, name) = (phone(c), format!("Contact {c}"));
-    let contact = conversations::Contact { external_id: &wa_id, name: Some(&name), username: None, avatar_url: None };
+    let contact =
+        conversations::Contact { external_id: &wa_id, name: Some(&name), ..conversations::Contact::default() };
     let text = format!("{} (message {i})", TEXTS[(i % 5) as usize]);
     let external = format!("wamid.ceiling.{i}");
     let at = chrono::Utc::now();

@@ -349,7 +349,7 @@ pub async fn send(
     let status = status.unwrap_or_else(|| "disconnected".to_owned());
     if let Err(refusal) = outbound::check(&conversation, &status, body.template.is_some(), Utc::now()) {
         let slug = match refusal {
-            Refusal::WindowClosed => "messaging-window-closed",
+            Refusal::WindowClosed | Refusal::TiktokWindowClosed => "messaging-window-closed",
             Refusal::ConnectionDown(_) => "connection-unavailable",
             Refusal::Unsupported(_) => "unsupported",
         };

@@ -93,8 +93,7 @@ fn whatsapp_value(value: &Value, out: &mut Parsed) {
         Contact {
             external_id: wa_id.to_owned(),
             name: found.and_then(|c| c.pointer("/profile/name")).and_then(Value::as_str).map(str::to_owned),
-            username: None,
-            avatar_url: None,
+            ..Contact::default()
         }
     };
     for m in value.get("messages").and_then(Value::as_array).into_iter().flatten() {

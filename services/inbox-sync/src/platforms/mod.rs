@@ -126,6 +126,8 @@ pub struct Contact {
     pub name: Option<String>,
     pub username: Option<String>,
     pub avatar_url: Option<String>,
+    /// The platform's id of the conversation with them, where sending needs it (TikTok).
+    pub thread_id: Option<String>,
 }
 
 /// A message media reference: the platform's id (fetched later with the connection's token)

@@ -34,6 +34,7 @@ pub struct Api {
     http: reqwest::Client,
     graph: String,
     instagram: String,
+    tiktok: String,
     version: String,
 }
 
@@ -44,6 +45,7 @@ impl Api {
             http,
             graph: config.meta_graph_url.clone(),
             instagram: config.instagram_graph_url.clone(),
+            tiktok: config.tiktok_business_api_url.clone(),
             version: config.meta_graph_version.clone(),
         })
     }
@@ -88,7 +90,10 @@ impl Api {
                 (format!("{base}/{}/me/messages", self.version), body)
             }
             Platform::Tiktok => {
-                return Err(SendError::Refused(json!({"message": "sending on TikTok is not supported yet"})));
+                let Outgoing::Text(text) = what else {
+                    return Err(SendError::Refused(json!({"message": "templates are WhatsApp's"})));
+                };
+                return self.send_tiktok(account, token, to, text).await;
             }
         };
         let response = self.http.post(&url).bearer_auth(token.expose_secret()).json(&body).send().await;
@@ -124,6 +129,52 @@ impl Api {
             )));
         }
         Err(SendError::Refused(error))
+    }
+
+    /// TikTok Business Messaging: a text to conversation `conversation` of business `business`.
+    /// TikTok answers 200 with its own `code`: 0 is success.
+    async fn send_tiktok(
+        &self,
+        business: &str,
+        token: &SecretString,
+        conversation: &str,
+        text: &str,
+    ) -> Result<Option<String>, SendError> {
+        let body = json!({
+            "business_id": business, "recipient_type": "CONVERSATION", "recipient": conversation,
+            "message_type": "TEXT", "text": {"body": text},
+        });
+        let url = format!("{}/open_api/v1.3/business/message/send/", self.tiktok);
+        let response = self.http.post(url).header("Access-Token", token.expose_secret()).json(&body).send().await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(SendError::Retry {
+                    error: format!("no answer from TikTok: {}", super::quiet(&e)),
+                    after: None,
+                })
+            }
+        };
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(SendError::Retry { error: format!("TikTok answered {status}"), after: None });
+        }
+        match answer.get("code").and_then(Value::as_i64) {
+            Some(0) if status.is_success() => {
+                let id = answer.pointer("/data/message/message_id").or_else(|| answer.pointer("/data/message_id"));
+                Ok(id.and_then(Value::as_str).map(str::to_owned))
+            }
+            // 401xx: the access token is invalid, expired or revoked.
+            Some(code) if (40100..40200).contains(&code) => {
+                Err(SendError::TokenRefused(format!("TikTok refused the access token: {}", message_of(&answer))))
+            }
+            // 5xxxx: TikTok's own failures.
+            Some(code) if code >= 50000 => {
+                Err(SendError::Retry { error: format!("TikTok code {code}: {}", message_of(&answer)), after: None })
+            }
+            _ => Err(SendError::Refused(answer)),
+        }
     }
 
     /// Whether `token` can read WhatsApp phone number `phone_number_id`: its name if so, `None`

@@ -70,7 +70,12 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Malformed> {
     out.updates.push(Update::Message(Box::new(Message {
         account_id: body.user_openid,
         external_id: id,
-        contact: Contact { external_id: customer, name: None, username: customer_handle, avatar_url: None },
+        contact: Contact {
+            external_id: customer,
+            username: customer_handle,
+            thread_id: s("/conversation_id"),
+            ..Contact::default()
+        },
         outbound,
         content_type,
         text,

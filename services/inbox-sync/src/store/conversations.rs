@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 pub const COLUMNS: &str = "c.id, c.organization_id, c.connection_id, c.platform, c.external_id, c.contact_name, \
     c.contact_username, c.contact_avatar_url, c.last_message_preview, c.last_message_at, c.last_inbound_at, \
-    c.unread_count, c.status, c.assignee_id, c.created_at, c.updated_at, c.activity_at, \
+    c.unread_count, c.status, c.assignee_id, c.thread_id, c.created_at, c.updated_at, c.activity_at, \
     COALESCE((SELECT array_agg(l.name ORDER BY l.name) FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id \
       WHERE cl.conversation_id = c.id AND cl.organization_id = c.organization_id), '{}') AS labels";
 
@@ -31,6 +31,8 @@ pub struct Conversation {
     /// `open`, `closed` or `archived`.
     pub status: String,
     pub assignee_id: Option<Uuid>,
+    /// The platform's id of the conversation, where it has one apart from the contact (TikTok).
+    pub thread_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Last activity: lists are ordered by it, newest first.
@@ -44,6 +46,8 @@ pub struct Contact<'a> {
     pub name: Option<&'a str>,
     pub username: Option<&'a str>,
     pub avatar_url: Option<&'a str>,
+    /// The platform's conversation id (TikTok's `conversation_id`), which sending needs.
+    pub thread_id: Option<&'a str>,
 }
 
 /// The conversation of `contact` on connection `connection` of `org`, created if new; whether
@@ -111,7 +115,7 @@ pub async fn on_message(
            unread_count = c.unread_count + CASE WHEN $3 THEN 1 ELSE 0 END, \
            status = CASE WHEN $3 AND c.status = 'closed' THEN 'open' ELSE c.status END, \
            contact_name = COALESCE($6, c.contact_name), contact_username = COALESCE($7, c.contact_username), \
-           contact_avatar_url = COALESCE($8, c.contact_avatar_url), activity_at = GREATEST(c.activity_at, now()) \
+           contact_avatar_url = COALESCE($8, c.contact_avatar_url), thread_id = COALESCE($9, c.thread_id), activity_at = GREATEST(c.activity_at, now()) \
          FROM conversations old WHERE old.id = c.id AND c.id = $1 AND c.organization_id = $2 \
          RETURNING {COLUMNS}, ($3 AND old.status = 'closed') AS reopened"
     ))
@@ -123,6 +127,7 @@ pub async fn on_message(
     .bind(contact.name)
     .bind(contact.username)
     .bind(contact.avatar_url)
+    .bind(contact.thread_id)
     .fetch_one(conn)
     .await?;
     Ok((row.c, row.reopened))

@@ -365,6 +365,28 @@ async fn media_file(
     }
 }
 
+/// TikTok Business Messaging's send: the token in `Access-Token`, TikTok's own `code` in a 200.
+async fn tiktok_send(
+    State(g): State<Arc<Graph>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> (AxumStatus, axum::Json<Value>) {
+    let token = headers.get("access-token").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let n = {
+        let mut sends = g.sends.lock().unwrap();
+        sends.push((uri.path().to_owned(), token, body));
+        sends.len()
+    };
+    if let Some((status, answer)) = g.script.lock().unwrap().pop_front() {
+        return (AxumStatus::from_u16(status).unwrap(), axum::Json(answer));
+    }
+    (
+        AxumStatus::OK,
+        axum::Json(json!({"code": 0, "message": "OK", "data": {"message": {"message_id": format!("tt_OUT{n}")}}})),
+    )
+}
+
 async fn graph_standin() -> (String, Arc<Graph>) {
     let graph = Arc::new(Graph::default());
     let app = axum::Router::new()
@@ -380,6 +402,7 @@ async fn graph_standin() -> (String, Arc<Graph>) {
         .route("/refresh_access_token", get(instagram_refresh))
         .route("/{version}/me", get(instagram_me))
         .route("/open_api/v1.3/tt_user/oauth2/token/", post(tiktok_token))
+        .route("/open_api/v1.3/business/message/send/", post(tiktok_send))
         .route("/open_api/v1.3/tt_user/oauth2/refresh_token/", post(tiktok_refresh))
         .with_state(graph.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -331,3 +331,57 @@ async fn secrets_sealed_with_an_older_key_move_to_the_newest_and_still_work() {
     assert_eq!(r.status(), StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_on_tiktok_goes_to_its_conversation_within_48_hours() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (_, state) = authorize(&app, &owner, "tiktok").await;
+    assert_eq!(callback(&app, &[("code", GOOD_CODE), ("state", &state)]).await.status(), StatusCode::CREATED);
+    let body = fixture("tiktok/im_receive_msg.json");
+    let signature =
+        inbox_sync::platforms::signature::tiktok_sign(TIKTOK_SECRET.as_bytes(), &body, chrono::Utc::now().timestamp());
+    let r = app
+        .http
+        .post(app.url("/webhooks/tiktok"))
+        .header("tiktok-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["stored"], 1);
+    let list = app.get_json("/v1/conversations?platform=tiktok", &owner.token).await;
+    let c = &list["data"][0];
+    assert_eq!(c["thread_id"], "0:1:111:222", "{c}");
+    let conversation = c["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/conversations/{conversation}/messages");
+
+    // The fixture's message is from 2025: the window is closed, and TikTok has no templates.
+    let p = assert_problem(app.post(&path, &json!({"text": "Hello"}), &owner.token).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("48-hour"), "{p}");
+
+    sqlx::query("UPDATE conversations SET last_inbound_at = now() - interval '47 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app.post(&path, &json!({"text": "Hello from Acme"}), &owner.token).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let (send_path, token, sent) =
+        until_some("the reply to reach TikTok", || async { app.graph.sends().into_iter().next() }).await;
+    assert_eq!(send_path, "/open_api/v1.3/business/message/send/");
+    assert_eq!(token, "act.testBizAccessToken");
+    assert_eq!(sent["business_id"], TIKTOK_ACCOUNT);
+    assert_eq!(
+        (sent["recipient_type"].as_str(), sent["recipient"].as_str()),
+        (Some("CONVERSATION"), Some("0:1:111:222"))
+    );
+    assert_eq!(sent["text"]["body"], "Hello from Acme");
+    let m = until_some("the reply to be sent", || async {
+        let page = app.get_json(&path, &owner.token).await;
+        page["data"].as_array().unwrap().iter().find(|m| m["id"] == id.as_str() && m["status"] == "sent").cloned()
+    })
+    .await;
+    assert_eq!(m["external_id"], "tt_OUT1");
+    app.stop().await;
+}
