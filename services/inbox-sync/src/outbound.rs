@@ -87,7 +87,7 @@ pub fn check(
             if conversation.thread_id.is_none() {
                 return Err(Refusal::Unsupported("TikTok has not named this conversation yet"));
             }
-            if !conversation.last_inbound_at.is_some_and(|at| now - at < TIKTOK_WINDOW) {
+            if conversation.last_inbound_at.is_none_or(|at| now - at >= TIKTOK_WINDOW) {
                 return Err(Refusal::TiktokWindowClosed);
             }
         }
