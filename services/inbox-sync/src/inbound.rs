@@ -38,7 +38,8 @@ pub struct Receipt {
     pub skipped: usize,
 }
 
-/// Stores everything `parsed` holds. `only` is the connection a per-connection endpoint was
+/// Stores everything `parsed` holds, unless the same bytes were stored before (then every
+/// message of the body counts as a duplicate and nothing is written). `only` is the connection a per-connection endpoint was
 /// called for: updates of any other account are not its to give and are dropped.
 pub async fn store(
     tx: &mut PgConnection,
@@ -48,6 +49,14 @@ pub async fn store(
     body: &[u8],
 ) -> anyhow::Result<Receipt> {
     let mut receipt = Receipt { skipped: parsed.skipped, ..Receipt::default() };
+    // The raw body first: a redelivery of the same bytes stops here, before any other work (and
+    // a concurrent one waits here for the first to finish).
+    let connection = only.map(|c| c.id);
+    let counts = (parsed.updates.len(), parsed.skipped);
+    if payloads::insert(tx, platform.as_str(), connection, body, counts, None).await?.is_none() {
+        receipt.duplicates = parsed.updates.iter().filter(|u| matches!(u, Update::Message(_))).count();
+        return Ok(receipt);
+    }
     // One order for every writer (account, then contact; each conversation's own order kept),
     // so concurrent bodies touching the same conversations do not deadlock.
     parsed.updates.sort_by(|a, b| key(a).cmp(&key(b)));
@@ -80,9 +89,6 @@ pub async fn store(
             Update::Watermark(w) => receipt.statuses += watermark(tx, connection, w).await?,
         }
     }
-    let connection = only.map(|c| c.id);
-    let counts = (parsed.updates.len(), parsed.skipped);
-    payloads::insert(tx, platform.as_str(), connection, body, counts, None).await?;
     Ok(receipt)
 }
 

@@ -41,6 +41,8 @@ pub struct Services {
     pub oauth: platforms::oauth::OAuth,
     pub media: platforms::media::MediaClient,
     pub quota: platform::quota::Quota,
+    /// Members' roles, asked of identity (an assignee must be an agent).
+    pub directory: platform::directory::Directory,
     /// Wakes the sender when a message is queued.
     pub send_wake: Arc<Notify>,
 }
@@ -71,6 +73,7 @@ impl Application {
         let api = platforms::send::Api::new(&config)?;
         let oauth = platforms::oauth::OAuth::new(&config)?;
         let media = platforms::media::MediaClient::new(&config)?;
+        let directory = platform::directory::Directory::new(&config.common.identity_grpc_url, token.clone())?;
         let quota = platform::quota::Quota::new(config.billing_grpc_url.as_deref(), config.quota_timeout, token)?;
         let state = AppState(Arc::new(Services {
             config,
@@ -82,6 +85,7 @@ impl Application {
             oauth,
             media,
             quota,
+            directory,
             send_wake: Arc::new(Notify::new()),
         }));
         Ok(Self { foundation, state })

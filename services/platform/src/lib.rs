@@ -9,6 +9,7 @@ pub mod config;
 pub mod consumer;
 pub mod crypto;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod grpc;

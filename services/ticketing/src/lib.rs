@@ -6,7 +6,7 @@
 pub mod assist;
 pub mod config;
 pub mod consumers;
-pub mod directory;
+pub use platform::directory;
 pub mod domain;
 pub mod escalations;
 pub mod events;

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use platform::auth::Principal;
+use platform::auth::{Principal, Role};
 use platform::extract::{Json, Path, Query};
 use platform::pagination::{Cursor, Page, PageQuery};
 use platform::{ApiResult, FieldError, Problem};
@@ -203,6 +203,10 @@ pub async fn update(
         if !STATUSES.contains(&s.as_str()) {
             return Err(Problem::validation(vec![FieldError::new("status", "one of open, closed, archived")]).into());
         }
+    }
+    if let Some(Some(user)) = body.assignee_id {
+        // Asked before the transaction: an assignee is an agent (or above) of this organization.
+        state.directory.require_member(p.org_id, user, Role::Agent, "assignee_id").await?;
     }
     let mut tx = state.pool.begin().await?;
     let before = conversations::get(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("conversation"))?;

@@ -331,14 +331,15 @@ pub struct Claimed {
 /// also when one waits for a retry.
 pub async fn claim(conn: &mut PgConnection, limit: i64, lease: std::time::Duration) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(
-        "UPDATE messages m SET lease_until = now() + make_interval(secs => $2), attempts = m.attempts + 1 \
-         FROM (SELECT id FROM messages p WHERE status = 'pending' AND direction = 'outbound' \
-                 AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now()) \
-                 AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.conversation_id = p.conversation_id \
-                   AND e.organization_id = p.organization_id AND e.status = 'pending' AND e.direction = 'outbound' \
-                   AND (e.created_at, e.id) < (p.created_at, p.id)) \
-               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due \
-         WHERE m.id = due.id \
+        "WITH heads AS (SELECT DISTINCT ON (conversation_id) id, next_attempt_at, lease_until FROM messages \
+                 WHERE status = 'pending' AND direction = 'outbound' ORDER BY conversation_id, created_at, id), \
+              due AS (SELECT h.id FROM heads h WHERE h.next_attempt_at <= now() \
+                 AND (h.lease_until IS NULL OR h.lease_until < now()) ORDER BY h.next_attempt_at LIMIT $1), \
+              locked AS (SELECT m.id FROM messages m JOIN due ON due.id = m.id \
+                 WHERE m.status = 'pending' AND (m.lease_until IS NULL OR m.lease_until < now()) \
+                 FOR UPDATE OF m SKIP LOCKED) \
+         UPDATE messages m SET lease_until = now() + make_interval(secs => $2), attempts = m.attempts + 1 \
+         FROM locked WHERE m.id = locked.id \
          RETURNING m.id, m.organization_id, m.conversation_id, m.connection_id, m.content, m.template, m.attempts",
     )
     .bind(limit)

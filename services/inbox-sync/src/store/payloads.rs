@@ -5,7 +5,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Keeps `body` with what it held (`updates` handled, `skipped` of kinds not handled) or why it
-/// could not be read.
+/// could not be read; `None` when the same bytes are kept already (a redelivery: the platform
+/// resends a body byte for byte). A concurrent delivery of the same bytes waits here for the
+/// first to commit (then `None`) or roll back (then this one is the first).
 pub async fn insert(
     conn: &mut PgConnection,
     platform: &str,
@@ -13,11 +15,11 @@ pub async fn insert(
     body: &[u8],
     counts: (usize, usize),
     error: Option<&str>,
-) -> sqlx::Result<Uuid> {
+) -> sqlx::Result<Option<Uuid>> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO inbound_payloads (id, platform, connection_id, body, body_sha256, updates, skipped, error) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (body_sha256) DO NOTHING",
     )
     .bind(id)
     .bind(platform)
@@ -29,5 +31,5 @@ pub async fn insert(
     .bind(error)
     .execute(conn)
     .await?;
-    Ok(id)
+    Ok((done.rows_affected() == 1).then_some(id))
 }

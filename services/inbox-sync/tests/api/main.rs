@@ -2,6 +2,7 @@
 //! a local stand-in for Meta's Graph API.
 
 mod connections;
+mod conversations;
 mod helpers;
 mod labels;
 mod media;

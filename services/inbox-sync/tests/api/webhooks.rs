@@ -84,8 +84,12 @@ async fn a_signed_message_is_stored_with_its_conversation_and_published_once() {
     assert!(copies.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM conversations").await, 1);
-    // Twelve bodies kept as received; the outbox held one message event and one conversation event.
-    assert_eq!(app.count("SELECT count(*) FROM inbound_payloads").await, 12);
+    // The body kept once (the copies are the same bytes); the outbox held one message event and
+    // one conversation event.
+    assert_eq!(app.count("SELECT count(*) FROM inbound_payloads").await, 1);
+    let answers: Vec<Value> =
+        join_all(copies.into_iter().map(|r| r.json::<Value>())).await.into_iter().map(Result::unwrap).collect();
+    assert!(answers.iter().all(|a| a["duplicates"] == 1 && a["stored"] == 0), "{answers:?}");
     let marker = fixture("whatsapp/inbound_image.json");
     let r = app
         .meta(
@@ -314,5 +318,92 @@ async fn tiktok_bodies_are_checked_with_their_timestamp() {
     assert_eq!(r.json::<Value>().await.unwrap()["unknown"], 1);
     let wrong = inbox_sync::platforms::signature::tiktok_sign(b"wrong", &fixture_body, now);
     assert_problem(post(fixture_body, wrong).await, StatusCode::UNAUTHORIZED).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_content_type_replies_and_reactions_are_stored_as_agents_read_them() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    app.connect_whatsapp(&owner).await;
+    let customer = "5511999990000";
+    let at = chrono::Utc::now().timestamp();
+    let m = |id: &str, kind: &str, extra: Value| {
+        let mut v = json!({"from": customer, "id": id, "timestamp": (at).to_string(), "type": kind});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let messages = vec![
+        m("wamid.T", "text", json!({"text": {"body": "Hello"}})),
+        m(
+            "wamid.I",
+            "image",
+            json!({"image": {"id": "m-img", "mime_type": "image/jpeg", "sha256": "aa", "caption": "the box"}}),
+        ),
+        m("wamid.V", "video", json!({"video": {"id": "m-vid", "mime_type": "video/mp4"}})),
+        m("wamid.A", "audio", json!({"audio": {"id": "m-aud", "mime_type": "audio/ogg; codecs=opus"}})),
+        m(
+            "wamid.F",
+            "document",
+            json!({"document": {"id": "m-doc", "mime_type": "application/pdf", "filename": "invoice.pdf"}}),
+        ),
+        m("wamid.S", "sticker", json!({"sticker": {"id": "m-stk", "mime_type": "image/webp"}})),
+        m(
+            "wamid.L",
+            "location",
+            json!({"location": {"latitude": 48.8566, "longitude": 2.3522, "name": "Acme Paris", "address": "1 Rue de Rivoli"}}),
+        ),
+        m(
+            "wamid.R",
+            "text",
+            json!({"text": {"body": "It is this one"}, "context": {"from": PHONE_ID, "id": "wamid.T"}}),
+        ),
+        m("wamid.X", "reaction", json!({"reaction": {"message_id": "wamid.T", "emoji": "👍"}})),
+    ];
+    let body =
+        serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": customer}], "messages": messages}}]}]}))
+        .unwrap();
+    let r = app.meta("/webhooks/whatsapp", &body, Some(&sign(&body))).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["stored"], 9);
+
+    let list = app.get_json("/v1/conversations", &owner.token).await;
+    let conversation = list["data"][0]["id"].as_str().unwrap();
+    let page = app.get_json(&format!("/v1/conversations/{conversation}/messages"), &owner.token).await;
+    let by = |id: &str| page["data"].as_array().unwrap().iter().find(|m| m["external_id"] == id).unwrap().clone();
+    assert_eq!(
+        (by("wamid.T")["content_type"].as_str(), by("wamid.T")["content"].as_str()),
+        (Some("text"), Some("Hello"))
+    );
+    let image = by("wamid.I");
+    assert_eq!((image["content_type"].as_str(), image["content"].as_str()), (Some("image"), Some("the box")));
+    assert_eq!(image["media"]["id"], "m-img");
+    assert_eq!(image["media"]["mime_type"], "image/jpeg");
+    assert_eq!(by("wamid.V")["content_type"], "video");
+    assert_eq!(by("wamid.A")["content_type"], "audio");
+    let file = by("wamid.F");
+    assert_eq!(
+        (file["content_type"].as_str(), file["media"]["filename"].as_str()),
+        (Some("file"), Some("invoice.pdf"))
+    );
+    assert_eq!(by("wamid.S")["content_type"], "sticker");
+    let location = by("wamid.L");
+    assert_eq!(location["content_type"], "location");
+    assert_eq!(location["location"]["latitude"], 48.8566);
+    assert_eq!(location["content"], "Acme Paris, 1 Rue de Rivoli");
+    assert_eq!(by("wamid.R")["reply_to"], "wamid.T");
+    let reaction = by("wamid.X");
+    assert_eq!((reaction["content_type"].as_str(), reaction["content"].as_str()), (Some("reaction"), Some("👍")));
+    assert_eq!(reaction["reaction_to"], "wamid.T");
+    // Each was announced once, with its kind, for ticketing.
+    let events = app.messages("EVENTS", "events.inbox.message.received", 9).await;
+    let mut kinds: Vec<String> =
+        events.iter().map(|e| e["data"]["content_type"].as_str().unwrap().to_owned()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["audio", "file", "image", "location", "reaction", "sticker", "text", "text", "video"]);
     app.stop().await;
 }

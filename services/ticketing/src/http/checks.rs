@@ -11,21 +11,7 @@ use crate::AppState;
 
 /// 422 unless identity says `user` is a member of `org` with at least `min`.
 pub async fn check_member(state: &AppState, org: Uuid, user: Uuid, min: Role, field: &str) -> ApiResult<()> {
-    match state.directory.role(org, user).await {
-        Ok(role) if role >= min => Ok(()),
-        Ok(_) => Err(Problem::validation(vec![FieldError::new(
-            field,
-            format!("must have the {} role or higher", min.as_str()),
-        )])
-        .into()),
-        Err(LookupError::NotFound) => {
-            Err(Problem::validation(vec![FieldError::new(field, "is not a member of this organization")]).into())
-        }
-        Err(LookupError::Unavailable(why)) => {
-            tracing::warn!(%org, %why, "cannot check a member");
-            Err(Problem::unavailable("could not check the member, try again shortly").retry_after(1).into())
-        }
-    }
+    Ok(state.directory.require_member(org, user, min, field).await?)
 }
 
 /// 422 unless identity knows team `team` in `org`.

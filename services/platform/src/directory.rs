@@ -1,14 +1,16 @@
-//! What ticketing asks identity, over gRPC with the service token: a member's role (an assignee
-//! must be an agent or above) and whether a team exists (with its members). Asked before the
-//! transaction that uses the answer, never inside it.
+//! What services ask identity about people, over gRPC with the service token: a member's role
+//! (an assignee must be an agent or above) and whether a team exists (with its members). Ask
+//! before the transaction that uses the answer, never inside it.
 
 use std::time::Duration;
 
-use platform::auth::Role;
-use platform::grpc::ServiceToken;
 use proto::identity::identity_client::IdentityClient;
 use proto::identity::{GetTeamRequest, GetUserRequest};
 use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::grpc::ServiceToken;
+use crate::{FieldError, Problem};
 
 #[derive(Clone)]
 pub struct Directory {
@@ -34,7 +36,7 @@ pub struct Team {
 }
 
 impl Directory {
-    /// Connects lazily: ticketing starts while identity is down.
+    /// Connects lazily: a service starts while identity is down.
     pub fn new(url: &str, token: ServiceToken) -> anyhow::Result<Self> {
         let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(2))
@@ -46,7 +48,7 @@ impl Directory {
     fn request<T>(&self, body: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(body);
         self.token.attach(&mut request);
-        platform::grpc::inject_trace(&mut request);
+        crate::grpc::inject_trace(&mut request);
         request
     }
 
@@ -76,6 +78,25 @@ impl Directory {
                 Err(LookupError::NotFound)
             }
             Err(s) => Err(LookupError::Unavailable(s.code().to_string())),
+        }
+    }
+
+    /// `Ok` when `user` is a member of `org` with role `min` or higher; otherwise the 422 naming
+    /// `field` that a request with that user in it answers, or a 503 when identity cannot tell.
+    pub async fn require_member(&self, org: Uuid, user: Uuid, min: Role, field: &str) -> Result<(), Problem> {
+        match self.role(org, user).await {
+            Ok(role) if role >= min => Ok(()),
+            Ok(_) => Err(Problem::validation(vec![FieldError::new(
+                field,
+                format!("must have the {} role or higher", min.as_str()),
+            )])),
+            Err(LookupError::NotFound) => {
+                Err(Problem::validation(vec![FieldError::new(field, "is not a member of this organization")]))
+            }
+            Err(LookupError::Unavailable(why)) => {
+                tracing::warn!(%org, %why, "cannot check a member");
+                Err(Problem::unavailable("could not check the member, try again shortly").retry_after(1))
+            }
         }
     }
 }
