@@ -38,6 +38,14 @@ pub struct Receipt {
     pub skipped: usize,
 }
 
+impl Receipt {
+    /// What a redelivered body did: every message of it is a duplicate, nothing moved.
+    pub fn redelivered(parsed: &Parsed) -> Self {
+        let duplicates = parsed.updates.iter().filter(|u| matches!(u, Update::Message(_))).count();
+        Self { duplicates, skipped: parsed.skipped, ..Self::default() }
+    }
+}
+
 /// Stores everything `parsed` holds, unless the same bytes were stored before (then every
 /// message of the body counts as a duplicate and nothing is written). `only` is the connection a per-connection endpoint was
 /// called for: updates of any other account are not its to give and are dropped.
@@ -54,8 +62,7 @@ pub async fn store(
     let connection = only.map(|c| c.id);
     let counts = (parsed.updates.len(), parsed.skipped);
     if payloads::insert(tx, platform.as_str(), connection, body, counts, None).await?.is_none() {
-        receipt.duplicates = parsed.updates.iter().filter(|u| matches!(u, Update::Message(_))).count();
-        return Ok(receipt);
+        return Ok(Receipt::redelivered(&parsed));
     }
     // One order for every writer (account, then contact; each conversation's own order kept),
     // so concurrent bodies touching the same conversations do not deadlock.

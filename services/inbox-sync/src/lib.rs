@@ -10,6 +10,7 @@ pub mod inbound;
 pub mod maintenance;
 pub mod outbound;
 pub mod platforms;
+pub mod redelivery;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct Services {
     pub quota: platform::quota::Quota,
     /// Members' roles, asked of identity (an assignee must be an agent).
     pub directory: platform::directory::Directory,
+    /// Bodies this replica stored or is storing: redeliveries answered without the database.
+    pub recent: redelivery::Recent,
     /// Wakes the sender when a message is queued.
     pub send_wake: Arc<Notify>,
 }
@@ -86,6 +89,7 @@ impl Application {
             media,
             quota,
             directory,
+            recent: redelivery::Recent::default(),
             send_wake: Arc::new(Notify::new()),
         }));
         Ok(Self { foundation, state })

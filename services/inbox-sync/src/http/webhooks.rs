@@ -15,7 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use platform::extract::{Path, Query};
-use platform::{ApiResult, Problem};
+use platform::{ApiError, ApiResult, Problem};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::inbound::{self, Receipt};
 use crate::platforms::{meta, signature, tiktok, Platform};
+use crate::redelivery::Claim;
 use crate::store::connections::{self, Connection};
 use crate::{sealed_for, AppState};
 
@@ -121,23 +122,54 @@ async fn receive_meta(
     if !signature::meta_valid(&[secret], body, given) {
         return Err(refused().into());
     }
-    let mut tx = state.pool.begin().await?;
-    let parsed = match meta::parse(body) {
+    let (platform, parsed) = match meta::parse(body) {
         Ok((platform, parsed)) if expected.is_none_or(|p| p == platform) => (platform, parsed),
         Ok((platform, _)) => {
             let e = crate::platforms::Malformed(format!("a {platform} body on another platform's endpoint"));
-            inbound::keep_malformed(&mut tx, "meta", only, body, &e).await?;
-            tx.commit().await?;
-            return Err(Problem::bad_request(e.0).into());
+            return Err(malformed(state, "meta", only, body, e).await);
         }
-        Err(e) => {
-            inbound::keep_malformed(&mut tx, "meta", only, body, &e).await?;
-            tx.commit().await?;
-            return Err(Problem::bad_request(e.0).into());
-        }
+        Err(e) => return Err(malformed(state, "meta", only, body, e).await),
     };
-    let receipt = inbound::store(&mut tx, parsed.0, only, parsed.1, body).await?;
+    store(state, platform, only, parsed, body).await
+}
+
+/// Keeps a signed body that does not parse; the 400 that answers it.
+async fn malformed(
+    state: &AppState,
+    platform: &str,
+    only: Option<&Connection>,
+    body: &[u8],
+    e: crate::platforms::Malformed,
+) -> ApiError {
+    let kept = async {
+        let mut tx = state.pool.begin().await?;
+        inbound::keep_malformed(&mut tx, platform, only, body, &e).await?;
+        tx.commit().await?;
+        Ok::<_, anyhow::Error>(())
+    };
+    match kept.await {
+        Ok(()) => Problem::bad_request(e.0).into(),
+        Err(err) => err.into(),
+    }
+}
+
+/// Stores a parsed body in one transaction, committed before the answer; a copy of a body this
+/// replica stored (or is storing) is answered as the redelivery it is.
+async fn store(
+    state: &AppState,
+    platform: Platform,
+    only: Option<&Connection>,
+    parsed: crate::platforms::Parsed,
+    body: &[u8],
+) -> ApiResult<axum::Json<Received>> {
+    let guard = match state.recent.claim(body).await {
+        Claim::Seen => return Ok(axum::Json(Receipt::redelivered(&parsed).into())),
+        Claim::Mine(guard) => guard,
+    };
+    let mut tx = state.pool.begin().await?;
+    let receipt = inbound::store(&mut tx, platform, only, parsed, body).await?;
     tx.commit().await?;
+    guard.committed();
     Ok(axum::Json(receipt.into()))
 }
 
@@ -255,16 +287,9 @@ pub async fn tiktok_receive(
             .detail(detail)
             .into());
     }
-    let mut tx = state.pool.begin().await?;
     let parsed = match tiktok::parse(&body) {
         Ok(p) => p,
-        Err(e) => {
-            inbound::keep_malformed(&mut tx, "tiktok", None, &body, &e).await?;
-            tx.commit().await?;
-            return Err(Problem::bad_request(e.0).into());
-        }
+        Err(e) => return Err(malformed(&state, "tiktok", None, &body, e).await),
     };
-    let receipt = inbound::store(&mut tx, Platform::Tiktok, None, parsed, &body).await?;
-    tx.commit().await?;
-    Ok(axum::Json(receipt.into()))
+    store(&state, Platform::Tiktok, None, parsed, &body).await
 }

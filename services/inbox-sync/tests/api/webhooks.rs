@@ -407,3 +407,31 @@ async fn every_content_type_replies_and_reactions_are_stored_as_agents_read_them
     assert_eq!(kinds, ["audio", "file", "image", "location", "reaction", "sticker", "text", "text", "video"]);
     app.stop().await;
 }
+
+/// What another replica (or this one after a restart) sees of a redelivery: no memory of it,
+/// only the database, whose unique raw body stops the copy before it writes anything.
+#[tokio::test]
+async fn a_redelivery_to_another_replica_stops_at_the_stored_body() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    app.connect_whatsapp(&owner).await;
+    let body = fixture("whatsapp/inbound_text.json");
+    let store = || async {
+        let (platform, parsed) = inbox_sync::platforms::meta::parse(&body).unwrap();
+        let mut tx = app.pool.begin().await.unwrap();
+        let receipt = inbox_sync::inbound::store(&mut tx, platform, None, parsed, &body).await.unwrap();
+        tx.commit().await.unwrap();
+        receipt
+    };
+    let (first, second) = (store().await, store().await);
+    assert_eq!((first.stored, first.duplicates), (1, 0));
+    assert_eq!((second.stored, second.duplicates), (0, 1));
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM inbound_payloads").await, 1);
+    until_some("the outbox to be relayed", || async {
+        (app.count("SELECT count(*) FROM outbox").await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(app.messages("EVENTS", "events.inbox.message.received", 1).await.len(), 1);
+    app.stop().await;
+}
