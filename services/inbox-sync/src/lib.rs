@@ -59,6 +59,44 @@ pub fn sealed_for(id: Uuid, field: &str) -> Vec<u8> {
     aad
 }
 
+/// The retention job: raw bodies after `PAYLOAD_RETENTION_SECS`, used OAuth states after a day,
+/// early statuses after a week, and messages past their organization's history window (its
+/// plan's `history_days` as billing last said, else `DEFAULT_HISTORY_DAYS`; pending replies
+/// stay). One replica at a time runs it.
+pub fn retention(config: &Config, pool: PgPool) -> platform::retention::Retention {
+    let payload_days = config.payload_retention.as_secs().div_ceil(86_400).max(1);
+    let default_days = config.default_history_days;
+    platform::retention::Retention::new(pool)
+        .rule(
+            "inbound payloads",
+            format!(
+                "DELETE FROM inbound_payloads WHERE id IN (SELECT id FROM inbound_payloads \
+                 WHERE received_at < now() - interval '{payload_days} days' LIMIT 1000)"
+            ),
+        )
+        .rule(
+            "used OAuth states",
+            "DELETE FROM oauth_states_used WHERE nonce IN (SELECT nonce FROM oauth_states_used \
+             WHERE used_at < now() - interval '1 day' LIMIT 1000)",
+        )
+        .rule(
+            "early statuses",
+            "DELETE FROM early_statuses WHERE ctid IN (SELECT ctid FROM early_statuses \
+             WHERE received_at < now() - interval '7 days' LIMIT 1000)",
+        )
+        .rule(
+            "messages past the history window",
+            format!(
+                "DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m \
+                   LEFT JOIN history_windows h ON h.organization_id = m.organization_id \
+                 WHERE m.created_at < now() - interval '1 day' AND m.status <> 'pending' \
+                   AND CASE WHEN h.organization_id IS NULL THEN m.created_at < now() - interval '{default_days} days' \
+                     ELSE h.history_days IS NOT NULL AND m.created_at < now() - make_interval(days => h.history_days) END \
+                 LIMIT 1000)"
+            ),
+        )
+}
+
 /// A built, bound, not yet serving inbox-sync instance.
 pub struct Application {
     foundation: platform::service::Foundation,
@@ -123,33 +161,7 @@ impl Application {
                 common: &state.config.common,
             },
         );
-        let payload_days = state.config.payload_retention.as_secs().div_ceil(86_400).max(1);
-        let retention = platform::retention::Retention::new(runtime.pool.clone())
-            .rule(
-                "inbound payloads",
-                format!(
-                    "DELETE FROM inbound_payloads WHERE id IN (SELECT id FROM inbound_payloads \
-                     WHERE received_at < now() - interval '{payload_days} days' LIMIT 1000)"
-                ),
-            )
-            .rule(
-                "used OAuth states",
-                "DELETE FROM oauth_states_used WHERE nonce IN (SELECT nonce FROM oauth_states_used \
-                 WHERE used_at < now() - interval '1 day' LIMIT 1000)",
-            )
-            .rule(
-                "early statuses",
-                "DELETE FROM early_statuses WHERE ctid IN (SELECT ctid FROM early_statuses \
-                 WHERE received_at < now() - interval '7 days' LIMIT 1000)",
-            )
-            .rule(
-                "messages past the history window",
-                format!(
-                    "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
-                     WHERE created_at < now() - interval '{} days' AND status <> 'pending' LIMIT 1000)",
-                    state.config.default_history_days
-                ),
-            );
+        let retention = retention(&state.config, runtime.pool.clone());
         let sends = Consumer {
             spec: ConsumerSpec::new("inbox-sync-send", COMMANDS_STREAM, proto::events::INBOX_SEND),
             pool: runtime.pool.clone(),

@@ -29,6 +29,8 @@ pub struct Pass {
     pub refreshed: usize,
     pub expired: usize,
     pub resealed: usize,
+    /// Organizations whose history window billing told.
+    pub windows: usize,
 }
 
 impl Maintenance {
@@ -50,6 +52,7 @@ impl Maintenance {
         let mut pass = Pass::default();
         self.refresh(&mut pass).await?;
         self.reseal(&mut pass).await?;
+        self.history(&mut pass).await?;
         Ok(pass)
     }
 
@@ -169,5 +172,27 @@ impl Maintenance {
                 pass.resealed += 1;
             }
         }
+    }
+
+    /// Asks billing how long each organization's plan keeps messages (`history_days`; -1 or
+    /// absent keeps everything) for the retention job. Without an answer the last one stands.
+    async fn history(&self, pass: &mut Pass) -> anyhow::Result<()> {
+        let s = &self.services;
+        if s.config.billing_grpc_url.is_none() {
+            return Ok(());
+        }
+        let orgs = {
+            let mut conn = s.pool.acquire().await?;
+            connections::organizations(&mut conn).await?
+        };
+        for org in orgs {
+            let Some(e) = s.quota.entitlements(org).await else { continue };
+            let days = e.numbers.get("history_days").copied().filter(|d| *d >= 1);
+            let days = days.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
+            let mut conn = s.pool.acquire().await?;
+            connections::set_history(&mut conn, org, days, &e.plan).await?;
+            pass.windows += 1;
+        }
+        Ok(())
     }
 }

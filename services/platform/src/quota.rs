@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::grpc::ServiceToken;
 use proto::billing::billing_client::BillingClient;
-use proto::billing::CheckQuotaRequest;
+use proto::billing::{CheckQuotaRequest, GetEntitlementsRequest};
 use uuid::Uuid;
 
 pub struct Quota {
@@ -74,4 +74,37 @@ impl Quota {
             }
         }
     }
+
+    /// What `org`'s plan entitles it to, as billing-metrics says; `None` when billing is not
+    /// configured, slow or failing (callers keep what they knew, or their defaults).
+    pub async fn entitlements(&self, org: Uuid) -> Option<Entitlements> {
+        let client = self.client.as_ref()?;
+        let mut request = tonic::Request::new(GetEntitlementsRequest { organization_id: org.to_string() });
+        self.token.attach(&mut request);
+        crate::grpc::inject_trace(&mut request);
+        match tokio::time::timeout(self.timeout, client.clone().get_entitlements(request)).await {
+            Ok(Ok(reply)) => {
+                let r = reply.into_inner();
+                Some(Entitlements { plan: r.plan, status: r.status, numbers: r.numbers, flags: r.flags })
+            }
+            Ok(Err(status)) => {
+                tracing::warn!(%org, %status, "entitlements unavailable");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(%org, "entitlements timed out");
+                None
+            }
+        }
+    }
+}
+
+/// A plan's value entitlements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entitlements {
+    pub plan: String,
+    pub status: String,
+    /// `-1` is unlimited.
+    pub numbers: std::collections::HashMap<String, i64>,
+    pub flags: std::collections::HashMap<String, bool>,
 }

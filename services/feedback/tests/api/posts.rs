@@ -282,6 +282,13 @@ impl proto::billing::billing_server::Billing for FullPlan {
             plan: "free".into(),
         }))
     }
+
+    async fn get_entitlements(
+        &self,
+        _request: tonic::Request<proto::billing::GetEntitlementsRequest>,
+    ) -> Result<tonic::Response<proto::billing::GetEntitlementsResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not asked in this test"))
+    }
 }
 
 #[tokio::test]

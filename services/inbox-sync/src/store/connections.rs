@@ -399,3 +399,23 @@ pub async fn reauthorize(
     .fetch_optional(conn)
     .await
 }
+
+/// Organizations with an inbox here (connected now or before: their messages stay).
+pub async fn organizations(conn: &mut PgConnection) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("SELECT DISTINCT organization_id FROM connections").fetch_all(conn).await
+}
+
+/// Records how long `org`'s plan keeps messages (`None`: for ever).
+pub async fn set_history(conn: &mut PgConnection, org: Uuid, days: Option<i32>, plan: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO history_windows (organization_id, history_days, plan) VALUES ($1, $2, $3) \
+         ON CONFLICT (organization_id) DO UPDATE SET history_days = EXCLUDED.history_days, plan = EXCLUDED.plan, \
+           checked_at = now()",
+    )
+    .bind(org)
+    .bind(days)
+    .bind(plan)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -423,7 +423,7 @@ pub struct TestApp {
     shutdown: CancellationToken,
 }
 
-fn env(pairs: &[(&str, &str)]) -> Env {
+pub fn env(pairs: &[(&str, &str)]) -> Env {
     Env::from_map(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>())
 }
 

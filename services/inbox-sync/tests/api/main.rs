@@ -8,4 +8,5 @@ mod labels;
 mod media;
 mod oauth;
 mod outbound;
+mod retention;
 mod webhooks;
