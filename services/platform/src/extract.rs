@@ -35,6 +35,11 @@ where
 /// Parses a JSON document into `T` with the same rejections as [`Json`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     reject_nul_in_json(bytes)?;
+    // Every request body of the API is an object; serde would also read a struct from an array
+    // of its fields in order (`[null, null]`), which no client means.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Problem::validation(vec![crate::FieldError::new("body", "must be a JSON object")]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut de);
     match parsed {

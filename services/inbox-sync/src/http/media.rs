@@ -27,8 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation"), ("message_id" = Uuid, Path, description = "The message")),
     responses((status = 200, description = "The file, with its type", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "No such message, no media, or the platform no longer has it", body = Problem),
-        (status = 502, description = "The platform's file is not what the message says", body = Problem)))]
+        (status = 404, description = "No such message, no media, or the platform no longer has it", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The platform's file is not what the message says", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_media(
     State(state): State<AppState>,
     p: Principal,

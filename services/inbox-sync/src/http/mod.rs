@@ -16,7 +16,7 @@ use crate::AppState;
 
 /// Schemas only query parameters refer to: routes do not collect them.
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(conversations::ConversationStatus, conversations::PlatformName)))]
+#[openapi(components(schemas(conversations::ConversationStatus, conversations::PlatformName, oauth::OAuthPlatform)))]
 struct ParameterSchemas;
 
 pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {

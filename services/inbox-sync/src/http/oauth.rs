@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use platform::auth::Principal;
 use platform::extract::{Json, Path, Query};
-use platform::{ApiResult, Problem};
+use platform::{ApiResult, FieldError, Problem};
 use proto::events as ev;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -89,7 +89,7 @@ fn oauth_problem(e: OAuthError) -> Problem {
 #[utoipa::path(post, path = "/v1/connections/oauth/{platform}/authorize", operation_id = "oauth_authorize",
     tag = "connections", params(("platform" = OAuthPlatform, Path, description = "The platform")),
     responses((status = 200, description = "The consent URL", body = Authorization),
-        (status = 409, description = "The platform's app is not configured here", body = Problem)))]
+        (status = 409, description = "The platform's app is not configured here", body = Problem, content_type = "application/problem+json")))]
 pub async fn authorize(
     State(state): State<AppState>,
     p: Principal,
@@ -136,18 +136,29 @@ pub struct Connected {
 /// The platform sends the admin's browser back here with a code; the accounts it grants are
 /// connected. Unauthenticated: the `state` we gave says who asked, and is good once.
 #[utoipa::path(get, path = "/v1/connections/oauth/callback", operation_id = "oauth_callback", tag = "connections",
-    params(("code" = Option<String>, Query, max_length = 4096, description = "The platform's authorization code"),
-        ("state" = Option<String>, Query, max_length = 4096, description = "The `state` of the authorization"),
+    security(()),
+    params(("code" = Option<String>, Query, max_length = 1024, description = "The platform's authorization code"),
+        ("state" = Option<String>, Query, max_length = 1024, description = "The `state` of the authorization"),
         ("error" = Option<String>, Query, max_length = 200, description = "Set when the admin declined"),
-        ("error_description" = Option<String>, Query, max_length = 1000, description = "The platform's reason")),
+        ("error_description" = Option<String>, Query, max_length = 500, description = "The platform's reason")),
     responses((status = 201, description = "Connected", body = Connected),
-        (status = 400, description = "A bad, used or expired state, a declined or refused authorization", body = Problem)))]
+        (status = 400, description = "A bad, used or expired state, a declined or refused authorization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter longer than the platforms send", body = Problem, content_type = "application/problem+json")))]
 pub async fn callback(
     State(state): State<AppState>,
     Query(q): Query<Callback>,
 ) -> ApiResult<(StatusCode, Json<Connected>)> {
+    let too_long: Vec<FieldError> = [("code", &q.code, 1024), ("state", &q.state, 1024), ("error", &q.error, 200)]
+        .into_iter()
+        .chain([("error_description", &q.error_description, 500)])
+        .filter(|(_, v, max)| v.as_ref().is_some_and(|v| v.chars().count() > *max))
+        .map(|(field, _, max)| FieldError::new(field, format!("at most {max} characters")))
+        .collect();
+    if !too_long.is_empty() {
+        return Err(Problem::validation(too_long).into());
+    }
     let invalid = || Problem::bad_request("the state is not one this service gave, was used already, or expired");
-    let sealed = q.state.as_deref().filter(|s| s.len() <= 4096).ok_or_else(invalid)?;
+    let sealed = q.state.as_deref().ok_or_else(invalid)?;
     let claims: StateClaims = state
         .keys
         .decrypt(sealed, STATE_AAD)
@@ -169,7 +180,7 @@ pub async fn callback(
         ))
         .into());
     }
-    let code = q.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 4096);
+    let code = q.code.as_deref().filter(|c| !c.is_empty());
     let code = code.ok_or_else(|| Problem::bad_request("the platform gave no code"))?;
     let platform: Platform = claims.platform.into();
     let accounts = state.oauth.connect(platform, code, &redirect_uri(&state)).await.map_err(oauth_problem)?;
