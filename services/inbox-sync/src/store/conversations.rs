@@ -51,8 +51,9 @@ pub struct Contact<'a> {
 }
 
 /// The conversation of `contact` on connection `connection` of `org`, created if new; whether
-/// it was created. Concurrent first messages of one contact find one conversation (the insert
-/// waits on the unique key and then finds the row).
+/// it was created. Looked up first (a known contact, the common case, costs one statement).
+/// Concurrent first messages of one contact find one conversation (the insert waits on the
+/// unique key and then finds the row).
 pub async fn find_or_create(
     conn: &mut PgConnection,
     org: Uuid,
@@ -60,6 +61,17 @@ pub async fn find_or_create(
     platform: &str,
     contact: &Contact<'_>,
 ) -> sqlx::Result<(Uuid, bool)> {
+    let known: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE connection_id = $1 AND external_id = $2 AND organization_id = $3",
+    )
+    .bind(connection)
+    .bind(contact.external_id)
+    .bind(org)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = known {
+        return Ok((id, false));
+    }
     let created: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO conversations (id, organization_id, connection_id, platform, external_id, contact_name, \
            contact_username, contact_avatar_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
