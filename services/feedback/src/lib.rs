@@ -4,7 +4,7 @@
 pub mod boards;
 pub mod cache;
 pub mod config;
-pub mod directory;
+pub use platform::directory;
 pub mod domain;
 pub mod events;
 pub mod http;

@@ -1,16 +1,23 @@
 //! What services ask identity about people, over gRPC with the service token: a member's role
-//! (an assignee must be an agent or above) and whether a team exists (with its members). Ask
-//! before the transaction that uses the answer, never inside it.
+//! (an assignee must be an agent or above), who is staff now (private notifications) and whether
+//! a team exists (with its members). Ask before the transaction that uses the answer, never
+//! inside it.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use proto::identity::identity_client::IdentityClient;
-use proto::identity::{GetTeamRequest, GetUserRequest};
+use proto::identity::{GetTeamRequest, GetUserRequest, ListMembersRequest};
 use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::grpc::ServiceToken;
 use crate::{FieldError, Problem};
+
+/// The roles that see private posts and internal notes.
+const STAFF_ROLES: [Role; 4] = [Role::Agent, Role::Manager, Role::Admin, Role::Owner];
+/// Pages of staff read at most: 50 × 500 members; past that, fail closed.
+const MAX_PAGES: usize = 50;
 
 #[derive(Clone)]
 pub struct Directory {
@@ -79,6 +86,39 @@ impl Directory {
             }
             Err(s) => Err(LookupError::Unavailable(s.code().to_string())),
         }
+    }
+
+    /// The members of `org` who are agents or above now.
+    pub async fn staff(&self, org: Uuid) -> Result<HashSet<Uuid>, LookupError> {
+        let mut staff = HashSet::new();
+        let mut cursor = String::new();
+        for _ in 0..MAX_PAGES {
+            let request = self.request(ListMembersRequest {
+                organization_id: org.to_string(),
+                limit: 500,
+                cursor: cursor.clone(),
+                roles: STAFF_ROLES.iter().map(|r| r.as_str().to_owned()).collect(),
+            });
+            let page = self
+                .client
+                .clone()
+                .list_members(request)
+                .await
+                .map_err(|s| LookupError::Unavailable(s.code().to_string()))?
+                .into_inner();
+            for m in page.members {
+                // Trust the answer only as far as it goes: a role we cannot read is not staff.
+                let staff_role = m.role.parse::<Role>().is_ok_and(|r| r >= Role::Agent);
+                if let (true, Ok(id)) = (staff_role, m.id.parse()) {
+                    staff.insert(id);
+                }
+            }
+            if page.next_cursor.is_empty() {
+                return Ok(staff);
+            }
+            cursor = page.next_cursor;
+        }
+        Err(LookupError::Unavailable("too many staff members to list".into()))
     }
 
     /// `Ok` when `user` is a member of `org` with role `min` or higher; otherwise the 422 naming
