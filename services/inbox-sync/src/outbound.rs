@@ -70,17 +70,58 @@ impl Refusal {
     }
 }
 
+/// What kind of reply is going out: the platforms' rules differ for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Template,
+    /// A file by link; whether it has a caption.
+    Media {
+        caption: bool,
+    },
+}
+
+/// A reply to record: what the message shows and what the sender sends.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    /// `text`, `template`, or the media's kind (`image`, `video`, `audio`, `file`).
+    pub content_type: &'a str,
+    /// The text, `[template <name>]` or the media's caption.
+    pub content: std::borrow::Cow<'a, str>,
+    pub template: Option<serde_json::Value>,
+    /// `{url, filename}` of a file the platform fetches by link.
+    pub media: Option<serde_json::Value>,
+}
+
+impl<'a> Draft<'a> {
+    pub fn text(text: &'a str) -> Self {
+        Self { content_type: "text", content: text.into(), template: None, media: None }
+    }
+}
+
 /// Whether `what` may go out on `conversation` now.
 pub fn check(
     conversation: &Conversation,
     connection_status: &str,
-    template: bool,
+    what: Kind,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     if connection_status != "active" {
         return Err(Refusal::ConnectionDown(connection_status.to_owned()));
     }
     let platform: Platform = conversation.platform.parse().map_err(|_| Refusal::Unsupported("unknown platform"))?;
+    let template = what == Kind::Template;
+    match (platform, what) {
+        (Platform::Tiktok, Kind::Media { .. }) => {
+            return Err(Refusal::Unsupported("TikTok replies are text: send the file's link as text"))
+        }
+        (Platform::Messenger | Platform::Instagram, Kind::Media { caption: true }) => {
+            return Err(Refusal::Unsupported(
+                "Messenger and Instagram send an attachment without a caption: send the text as its own reply",
+            ))
+        }
+        _ => {}
+    }
     match platform {
         Platform::Tiktok if template => return Err(Refusal::Unsupported("templates are WhatsApp's")),
         Platform::Tiktok => {
@@ -109,13 +150,13 @@ pub fn check(
 pub async fn enqueue(
     tx: &mut PgConnection,
     conversation: &Conversation,
-    text: &str,
-    template: Option<serde_json::Value>,
+    draft: Draft<'_>,
     sent_by: Option<Uuid>,
     source_id: Option<&str>,
 ) -> anyhow::Result<Message> {
     let org = conversation.organization_id;
-    let content_type = if template.is_some() { "template" } else { "text" };
+    let Draft { content_type, content, template, media } = draft;
+    let text: &str = &content;
     let row = NewMessage {
         org,
         conversation: conversation.id,
@@ -124,7 +165,7 @@ pub async fn enqueue(
         outbound: true,
         content_type,
         content: text,
-        media: None,
+        media,
         location: None,
         reply_to: None,
         reaction_to: None,
@@ -157,7 +198,7 @@ pub async fn refuse(
     source_id: Option<&str>,
     refusal: &Refusal,
 ) -> anyhow::Result<Message> {
-    let m = enqueue(tx, conversation, text, None, sent_by, source_id).await?;
+    let m = enqueue(tx, conversation, Draft::text(text), sent_by, source_id).await?;
     match messages::failed(tx, m.organization_id, m.id, &json!(refusal.message())).await? {
         Some(failed) => {
             events::status_changed(tx, &failed).await?;
@@ -187,9 +228,9 @@ impl Handler for SendCommand {
             }
             let connection = connections::get(tx, org, conversation.connection_id).await?;
             let status = connection.map_or_else(|| "disconnected".to_owned(), |c| c.status);
-            match check(&conversation, &status, false, Utc::now()) {
+            match check(&conversation, &status, Kind::Text, Utc::now()) {
                 Ok(()) => {
-                    enqueue(tx, &conversation, &s.content, None, s.sent_by_user_id, Some(&s.source_id)).await?;
+                    enqueue(tx, &conversation, Draft::text(&s.content), s.sent_by_user_id, Some(&s.source_id)).await?;
                 }
                 Err(refusal) => {
                     refuse(tx, &conversation, &s.content, s.sent_by_user_id, Some(&s.source_id), &refusal).await?;
@@ -284,9 +325,15 @@ impl Sender {
             }
         };
         let platform: Platform = connection.platform.parse().map_err(anyhow::Error::msg)?;
-        let what = match m.template.clone() {
-            Some(t) => Outgoing::Template(t),
-            None => Outgoing::Text(m.content.clone()),
+        let what = match (m.template.clone(), &m.media) {
+            (Some(t), _) => Outgoing::Template(t),
+            (None, Some(media)) => Outgoing::Media {
+                kind: m.content_type.clone(),
+                url: media["url"].as_str().unwrap_or_default().to_owned(),
+                caption: Some(m.content.clone()).filter(|c| !c.is_empty()),
+                filename: media["filename"].as_str().map(str::to_owned),
+            },
+            (None, None) => Outgoing::Text(m.content.clone()),
         };
         // TikTok replies go to its conversation, the others to the contact.
         let to = match platform {

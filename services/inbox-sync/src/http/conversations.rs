@@ -280,18 +280,125 @@ pub struct Template {
     parameters: Vec<String>,
 }
 
+/// A file to send: the platform downloads it from `url`, which must be public.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingMedia {
+    /// `image`, `video`, `audio` or `file` (a document).
+    #[schema(pattern = "^(image|video|audio|file)$")]
+    kind: String,
+    /// Where the platform fetches the file: an `https` URL (at most 2048 characters).
+    #[schema(format = "uri", max_length = 2048)]
+    url: String,
+    /// Shown under an image, a video or a file on WhatsApp (at most 1024 characters); audio
+    /// takes none, and Messenger and Instagram send attachments without one (409).
+    #[schema(max_length = 1024, nullable = false)]
+    caption: Option<String>,
+    /// The name a `file` is shown with (at most 240 characters).
+    #[schema(max_length = 240, nullable = false)]
+    filename: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
-    /// The reply's text (1 to 4096 characters, not only spaces). Exactly one of `text` and
-    /// `template` (422 otherwise).
+    /// The reply's text (1 to 4096 characters, not only spaces). Exactly one of `text`,
+    /// `template` and `media` (422 otherwise).
     #[schema(min_length = 1, max_length = 4096, pattern = "\\S", nullable = false)]
     text: Option<String>,
     #[schema(nullable = false)]
     template: Option<Template>,
+    #[schema(nullable = false)]
+    media: Option<OutgoingMedia>,
     /// Makes the request idempotent: a second send with it answers the first message.
     #[schema(min_length = 1, max_length = 200, nullable = false)]
     source_id: Option<String>,
+}
+
+impl SendMessage {
+    /// The reply as the sender will send it, or what is wrong with it.
+    fn draft(&self) -> Result<(outbound::Kind, outbound::Draft<'_>), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let text = self.text.as_deref().map(str::trim).unwrap_or("");
+        let given =
+            usize::from(!text.is_empty()) + usize::from(self.template.is_some()) + usize::from(self.media.is_some());
+        match given {
+            0 => errors.push(FieldError::new("text", "a text, a template or a media is needed")),
+            1 => {}
+            _ => errors.push(FieldError::new("text", "one of text, template and media, not several")),
+        }
+        if text.chars().count() > 4096 {
+            errors.push(FieldError::new("text", "at most 4096 characters"));
+        }
+        if let Some(t) = &self.template {
+            if t.name.trim().is_empty() || t.name.len() > 512 {
+                errors.push(FieldError::new("template.name", "1 to 512 characters"));
+            }
+            if !(2..=15).contains(&t.language.len())
+                || !t.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                errors.push(FieldError::new("template.language", "a language code such as en_US"));
+            }
+            if t.parameters.len() > 20 || t.parameters.iter().any(|p| p.chars().count() > 1024) {
+                errors.push(FieldError::new("template.parameters", "at most 20, each at most 1024 characters"));
+            }
+        }
+        let caption = self.media.as_ref().and_then(|m| m.caption.as_deref()).map(str::trim).unwrap_or("");
+        if let Some(m) = &self.media {
+            if !matches!(m.kind.as_str(), "image" | "video" | "audio" | "file") {
+                errors.push(FieldError::new("media.kind", "one of image, video, audio, file"));
+            }
+            let url = reqwest::Url::parse(&m.url).ok();
+            if m.url.len() > 2048 || !url.is_some_and(|u| u.scheme() == "https" && u.host_str().is_some()) {
+                errors.push(FieldError::new("media.url", "an https URL of at most 2048 characters"));
+            }
+            if caption.chars().count() > 1024 {
+                errors.push(FieldError::new("media.caption", "at most 1024 characters"));
+            }
+            if m.kind == "audio" && !caption.is_empty() {
+                errors.push(FieldError::new("media.caption", "audio takes no caption"));
+            }
+            match &m.filename {
+                Some(_) if m.kind != "file" => {
+                    errors.push(FieldError::new("media.filename", "only a file has a name"));
+                }
+                Some(f) if f.trim().is_empty() || f.chars().count() > 240 || f.contains(['/', '\\']) => {
+                    errors.push(FieldError::new("media.filename", "1 to 240 characters, without slashes"));
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = &self.source_id {
+            if s.is_empty() || s.len() > 200 {
+                errors.push(FieldError::new("source_id", "1 to 200 characters"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let template = self.template.as_ref().and_then(|t| serde_json::to_value(t).ok());
+        Ok(match (&self.template, &self.media) {
+            (Some(t), _) => (
+                outbound::Kind::Template,
+                outbound::Draft {
+                    content_type: "template",
+                    content: format!("[template {}]", t.name).into(),
+                    template,
+                    media: None,
+                },
+            ),
+            (None, Some(m)) => (
+                outbound::Kind::Media { caption: !caption.is_empty() },
+                outbound::Draft {
+                    content_type: &m.kind,
+                    content: caption.into(),
+                    template: None,
+                    media: Some(serde_json::json!({"url": m.url, "filename": m.filename})),
+                },
+            ),
+            (None, None) => (outbound::Kind::Text, outbound::Draft::text(text)),
+        })
+    }
 }
 
 /// Send a reply; it goes out through the platform shortly (`status` moves from `pending`).
@@ -299,7 +406,7 @@ pub struct SendMessage {
 #[utoipa::path(post, path = "/v1/conversations/{id}/messages", operation_id = "send_message", tag = "conversations",
     params(("id" = Uuid, Path, description = "The conversation")), request_body = SendMessage,
     responses((status = 202, description = "Queued for sending", body = Message),
-        (status = 409, description = "Outside WhatsApp's 24-hour window, or the connection is down", body = Problem)))]
+        (status = 409, description = "Outside the platform's reply window, the connection is down, or the platform cannot send this", body = Problem)))]
 pub async fn send(
     State(state): State<AppState>,
     p: Principal,
@@ -307,37 +414,7 @@ pub async fn send(
     Json(body): Json<SendMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     writer(&p)?;
-    let mut errors = Vec::new();
-    let text = body.text.as_deref().map(str::trim).unwrap_or("");
-    match (&body.template, text.is_empty()) {
-        (None, true) => errors.push(FieldError::new("text", "a text or a template is needed")),
-        (Some(_), false) => errors.push(FieldError::new("text", "a text or a template, not both")),
-        _ => {}
-    }
-    if text.chars().count() > 4096 {
-        errors.push(FieldError::new("text", "at most 4096 characters"));
-    }
-    if let Some(t) = &body.template {
-        if t.name.trim().is_empty() || t.name.len() > 512 {
-            errors.push(FieldError::new("template.name", "1 to 512 characters"));
-        }
-        if !(2..=15).contains(&t.language.len())
-            || !t.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            errors.push(FieldError::new("template.language", "a language code such as en_US"));
-        }
-        if t.parameters.len() > 20 || t.parameters.iter().any(|p| p.chars().count() > 1024) {
-            errors.push(FieldError::new("template.parameters", "at most 20, each at most 1024 characters"));
-        }
-    }
-    if let Some(s) = &body.source_id {
-        if s.is_empty() || s.len() > 200 {
-            errors.push(FieldError::new("source_id", "1 to 200 characters"));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
-    }
+    let (kind, draft) = body.draft().map_err(Problem::validation)?;
     let mut tx = state.pool.begin().await?;
     let conversation =
         conversations::get(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("conversation"))?;
@@ -351,7 +428,7 @@ pub async fn send(
     }
     let status = connections::get(&mut tx, p.org_id, conversation.connection_id).await?.map(|c| c.status);
     let status = status.unwrap_or_else(|| "disconnected".to_owned());
-    if let Err(refusal) = outbound::check(&conversation, &status, body.template.is_some(), Utc::now()) {
+    if let Err(refusal) = outbound::check(&conversation, &status, kind, Utc::now()) {
         let slug = match refusal {
             Refusal::WindowClosed | Refusal::TiktokWindowClosed => "messaging-window-closed",
             Refusal::ConnectionDown(_) => "connection-unavailable",
@@ -359,11 +436,7 @@ pub async fn send(
         };
         return Err(Problem::new(StatusCode::CONFLICT, slug, "Cannot send now").detail(refusal.message()).into());
     }
-    let (content, template) = match &body.template {
-        Some(t) => (format!("[template {}]", t.name), Some(serde_json::to_value(t).map_err(anyhow::Error::from)?)),
-        None => (text.to_owned(), None),
-    };
-    let m = outbound::enqueue(&mut tx, &conversation, &content, template, p.user_id, body.source_id.as_deref()).await?;
+    let m = outbound::enqueue(&mut tx, &conversation, draft, p.user_id, body.source_id.as_deref()).await?;
     tx.commit().await?;
     state.send_wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(m)))

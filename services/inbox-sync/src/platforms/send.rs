@@ -17,6 +17,13 @@ pub enum Outgoing {
     Text(String),
     /// A WhatsApp template: `{name, language, parameters: [text…]}`.
     Template(Value),
+    /// A file the platform fetches from `url`: `image`, `video`, `audio` or `file`.
+    Media {
+        kind: String,
+        url: String,
+        caption: Option<String>,
+        filename: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -78,20 +85,39 @@ impl Api {
                         }
                         json!({"messaging_product": "whatsapp", "to": to, "type": "template", "template": template})
                     }
+                    Outgoing::Media { kind, url, caption, filename } => {
+                        // WhatsApp calls a file a document; audio takes no caption.
+                        let kind = if kind == "file" { "document" } else { kind.as_str() };
+                        let mut media = json!({ "link": url });
+                        if let Some(caption) = caption.as_ref().filter(|_| kind != "audio") {
+                            media["caption"] = json!(caption);
+                        }
+                        if let Some(name) = filename.as_ref().filter(|_| kind == "document") {
+                            media["filename"] = json!(name);
+                        }
+                        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+                            "type": kind, kind: media})
+                    }
                 };
                 (format!("{}/{}/{}/messages", self.graph, self.version, account), body)
             }
             Platform::Messenger | Platform::Instagram => {
-                let Outgoing::Text(text) = what else {
-                    return Err(SendError::Refused(json!({"message": "templates are WhatsApp's"})));
+                let message = match what {
+                    Outgoing::Text(text) => json!({ "text": text }),
+                    Outgoing::Media { kind, url, .. } => {
+                        json!({"attachment": {"type": kind, "payload": {"url": url, "is_reusable": true}}})
+                    }
+                    Outgoing::Template(_) => {
+                        return Err(SendError::Refused(json!({"message": "templates are WhatsApp's"})))
+                    }
                 };
                 let base = if platform == Platform::Instagram { &self.instagram } else { &self.graph };
-                let body = json!({"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": {"text": text}});
+                let body = json!({"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": message});
                 (format!("{base}/{}/me/messages", self.version), body)
             }
             Platform::Tiktok => {
                 let Outgoing::Text(text) = what else {
-                    return Err(SendError::Refused(json!({"message": "templates are WhatsApp's"})));
+                    return Err(SendError::Refused(json!({"message": "TikTok replies are text"})));
                 };
                 return self.send_tiktok(account, token, to, text).await;
             }

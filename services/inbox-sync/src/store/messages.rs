@@ -320,8 +320,10 @@ pub struct Claimed {
     pub organization_id: Uuid,
     pub conversation_id: Uuid,
     pub connection_id: Uuid,
+    pub content_type: String,
     pub content: String,
     pub template: Option<serde_json::Value>,
+    pub media: Option<serde_json::Value>,
     pub attempts: i32,
 }
 
@@ -340,7 +342,8 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, lease: std::time::Durati
                  FOR UPDATE OF m SKIP LOCKED) \
          UPDATE messages m SET lease_until = now() + make_interval(secs => $2), attempts = m.attempts + 1 \
          FROM locked WHERE m.id = locked.id \
-         RETURNING m.id, m.organization_id, m.conversation_id, m.connection_id, m.content, m.template, m.attempts",
+         RETURNING m.id, m.organization_id, m.conversation_id, m.connection_id, m.content_type, m.content, m.template, \
+                   m.media, m.attempts",
     )
     .bind(limit)
     .bind(lease.as_secs_f64())

@@ -365,6 +365,16 @@ async fn media_file(
     }
 }
 
+/// A file on a CDN that needs no token (Messenger's, Instagram's and TikTok's links).
+async fn public_file(State(g): State<Arc<Graph>>, Path(id): Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    g.media_calls.lock().unwrap().push(format!("public {id}"));
+    match g.media.lock().unwrap().get(&id).cloned() {
+        Some((_, served, bytes)) => ([(axum::http::header::CONTENT_TYPE, served)], bytes).into_response(),
+        None => AxumStatus::NOT_FOUND.into_response(),
+    }
+}
+
 /// TikTok Business Messaging's send: the token in `Access-Token`, TikTok's own `code` in a 200.
 async fn tiktok_send(
     State(g): State<Arc<Graph>>,
@@ -394,6 +404,7 @@ async fn graph_standin() -> (String, Arc<Graph>) {
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}", get(phone))
         .route("/media-files/{id}", get(media_file))
+        .route("/cdn/{id}", get(public_file))
         .route("/{version}/oauth/access_token", get(facebook_token))
         .route("/{version}/me/accounts", get(facebook_pages))
         .route("/{version}/{id}/subscribed_apps", post(subscribe))

@@ -385,3 +385,109 @@ async fn a_reply_on_tiktok_goes_to_its_conversation_within_48_hours() {
     assert_eq!(m["external_id"], "tt_OUT1");
     app.stop().await;
 }
+
+/// Signs and delivers a Messenger or Instagram webhook; how many messages it stored.
+async fn deliver_meta(app: &TestApp, path: &str, body: &Value) -> Value {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let r = app.meta(path, &bytes, Some(&sign(&bytes))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()
+}
+
+/// The organization's only conversation on `platform`.
+async fn only_conversation(app: &TestApp, owner: &User, platform: &str) -> String {
+    let list = app.get_json(&format!("/v1/conversations?platform={platform}"), &owner.token).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    list["data"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn instagram_replies_and_attachments_go_through_instagrams_api_to_the_contact() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (_, state) = authorize(&app, &owner, "instagram").await;
+    assert_eq!(callback(&app, &[("code", GOOD_CODE), ("state", &state)]).await.status(), StatusCode::CREATED);
+    let now = chrono::Utc::now().timestamp_millis();
+    let inbound = json!({"object": "instagram", "entry": [{"id": IG_ACCOUNT, "time": now, "messaging": [
+        {"sender": {"id": "IGSID-customer-1"}, "recipient": {"id": IG_ACCOUNT}, "timestamp": now,
+         "message": {"mid": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx", "text": "Do you ship to Lisbon?"}}]}]});
+    assert_eq!(deliver_meta(&app, "/webhooks/instagram", &inbound).await["stored"], 1);
+    let conversation = only_conversation(&app, &owner, "instagram").await;
+    let path = format!("/v1/conversations/{conversation}/messages");
+
+    let r = app.post(&path, &json!({"text": "We do!"}), &owner.token).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let photo = json!({"media": {"kind": "image", "url": "https://cdn.example.com/lisbon.jpg"}});
+    assert_eq!(app.post(&path, &photo, &owner.token).await.status(), StatusCode::ACCEPTED);
+    // Instagram sends an attachment without a caption: asked for one, nothing is queued.
+    let captioned = json!({"media": {"kind": "image", "url": "https://cdn.example.com/a.jpg", "caption": "Look"}});
+    let p = assert_problem(app.post(&path, &captioned, &owner.token).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("caption"), "{p}");
+
+    let sends = until_some("both replies to reach Instagram", || async {
+        let s = app.graph.sends();
+        (s.len() >= 2).then_some(s)
+    })
+    .await;
+    let (send_path, auth, text) = &sends[0];
+    assert_eq!(send_path, "/v21.0/me/messages");
+    assert_eq!(auth, "Bearer IGtestLongLivedToken");
+    assert_eq!(text["recipient"]["id"], "IGSID-customer-1");
+    assert_eq!(text["message"], json!({"text": "We do!"}));
+    assert_eq!(
+        sends[1].2["message"],
+        json!({"attachment": {"type": "image", "payload": {"url": "https://cdn.example.com/lisbon.jpg", "is_reusable": true}}})
+    );
+    let sent = until_some("both replies to be sent", || async {
+        let page = app.get_json(&path, &owner.token).await;
+        let out: Vec<Value> =
+            page["data"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").cloned().collect();
+        (out.len() == 2 && out.iter().all(|m| m["status"] == "sent")).then_some(out)
+    })
+    .await;
+    assert!(sent.iter().all(|m| m["external_id"].as_str().is_some_and(|id| id.starts_with("m_OUT"))), "{sent:?}");
+    assert_eq!(app.graph.sends().len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_tiktok_image_is_fetched_from_its_link_and_a_tiktok_file_reply_is_refused() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let (_, state) = authorize(&app, &owner, "tiktok").await;
+    assert_eq!(callback(&app, &[("code", GOOD_CODE), ("state", &state)]).await.status(), StatusCode::CREATED);
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[3u8; 512][..]].concat();
+    app.graph.media.lock().unwrap().insert("tt-img-1".into(), ("image/png".into(), "image/png".into(), png.clone()));
+    let base = app.graph.base.lock().unwrap().clone();
+    let now = chrono::Utc::now();
+    let content = json!({"conversation_id": "0:1:111:333", "message_id": "7500000000000000009",
+        "timestamp": now.timestamp_millis(), "type": "image", "image": {"url": format!("{base}/cdn/tt-img-1")},
+        "from": "customer_handle", "from_user": {"id": "-000CUSTOMEROPENID"},
+        "to": "brand_handle", "to_user": {"id": TIKTOK_ACCOUNT}});
+    let body = serde_json::to_vec(&json!({"client_key": "aw1234567890abcd", "event": "im_receive_msg",
+        "create_time": now.timestamp(), "user_openid": TIKTOK_ACCOUNT, "content": content.to_string()}))
+    .unwrap();
+    let signature = inbox_sync::platforms::signature::tiktok_sign(TIKTOK_SECRET.as_bytes(), &body, now.timestamp());
+    let r = app.http.post(app.url("/webhooks/tiktok")).header("tiktok-signature", signature).body(body).send().await;
+    assert_eq!(r.unwrap().json::<Value>().await.unwrap()["stored"], 1);
+    let conversation = only_conversation(&app, &owner, "tiktok").await;
+    let page = app.get_json(&format!("/v1/conversations/{conversation}/messages"), &owner.token).await;
+    let m = &page["data"][0];
+    assert_eq!(m["content_type"], "image", "{m}");
+    let media = format!("/v1/conversations/{conversation}/messages/{}/media", m["id"].as_str().unwrap());
+    for _ in 0..2 {
+        let r = app.get(&media, &owner.token).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "image/png");
+        assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+    }
+    // Downloaded once, without the token (TikTok's links carry their own authorization).
+    assert_eq!(*app.graph.media_calls.lock().unwrap(), ["public tt-img-1"]);
+
+    let file = json!({"media": {"kind": "image", "url": "https://cdn.example.com/a.jpg"}});
+    let path = format!("/v1/conversations/{conversation}/messages");
+    let p = assert_problem(app.post(&path, &file, &owner.token).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("TikTok"), "{p}");
+    assert!(app.graph.sends().is_empty());
+    app.stop().await;
+}

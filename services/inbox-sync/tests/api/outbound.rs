@@ -547,3 +547,78 @@ async fn a_source_id_of_another_conversations_message_is_a_conflict() {
     assert!(outbound_messages(&app, &owner, &second).await.is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_goes_out_by_link_with_its_caption_and_its_name() {
+    let app = spawn_app().await;
+    let (owner, _, conversation) = setup(&app).await;
+    open_window(&app).await;
+
+    let image =
+        json!({"media": {"kind": "image", "url": "https://cdn.example.com/receipt.jpg", "caption": "Your receipt"}});
+    let queued = reply(&app, &owner, &conversation, image).await;
+    assert_eq!(queued["content_type"], "image");
+    assert_eq!(queued["content"], "Your receipt");
+    assert_eq!(queued["media"]["url"], "https://cdn.example.com/receipt.jpg");
+    let id = queued["id"].as_str().unwrap();
+    assert_eq!(settled(&app, &owner, &conversation, id).await["status"], "sent");
+    let file = json!({"media": {"kind": "file", "url": "https://cdn.example.com/i/42", "filename": "invoice-42.pdf"}});
+    let second = reply(&app, &owner, &conversation, file).await;
+    assert_eq!(settled(&app, &owner, &conversation, second["id"].as_str().unwrap()).await["status"], "sent");
+
+    let sends = app.graph.sends();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    let (path, _, body) = &sends[0];
+    assert_eq!(path, &format!("/v21.0/{PHONE_ID}/messages"));
+    assert_eq!((body["type"].as_str(), body["to"].as_str()), (Some("image"), Some(CONTACT)));
+    assert_eq!(body["image"], json!({"link": "https://cdn.example.com/receipt.jpg", "caption": "Your receipt"}));
+    // WhatsApp calls a file a document.
+    let body = &sends[1].2;
+    assert_eq!(body["type"], "document");
+    assert_eq!(body["document"], json!({"link": "https://cdn.example.com/i/42", "filename": "invoice-42.pdf"}));
+    // The conversation shows the latest reply's kind when it has no caption.
+    let c = app.get_json(&format!("/v1/conversations/{conversation}"), &owner.token).await;
+    assert_eq!(c["last_message_preview"], "[file]", "{c}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_sent_is_a_422_naming_it_and_nothing_is_queued() {
+    let app = spawn_app().await;
+    let (owner, _, conversation) = setup(&app).await;
+    open_window(&app).await;
+    let path = format!("/v1/conversations/{conversation}/messages");
+    let cases = [
+        (json!({"media": {"kind": "image", "url": "http://cdn.example.com/a.jpg"}}), "media.url"),
+        (json!({"media": {"kind": "image", "url": "not a url"}}), "media.url"),
+        (json!({"media": {"kind": "pdf", "url": "https://cdn.example.com/a.pdf"}}), "media.kind"),
+        (
+            json!({"media": {"kind": "audio", "url": "https://cdn.example.com/a.ogg", "caption": "listen"}}),
+            "media.caption",
+        ),
+        (
+            json!({"media": {"kind": "image", "url": "https://cdn.example.com/a.jpg", "filename": "a.jpg"}}),
+            "media.filename",
+        ),
+        (
+            json!({"media": {"kind": "file", "url": "https://cdn.example.com/a", "filename": "../etc/passwd"}}),
+            "media.filename",
+        ),
+        (json!({"text": "hi", "media": {"kind": "image", "url": "https://cdn.example.com/a.jpg"}}), "text"),
+    ];
+    for (body, field) in cases {
+        let p = assert_problem(app.post(&path, &body, &owner.token).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(p["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{body}: {p}");
+    }
+    // Outside the 24-hour window a file is free-form too: only a template goes.
+    sqlx::query("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let image = json!({"media": {"kind": "image", "url": "https://cdn.example.com/a.jpg"}});
+    let p = assert_problem(app.post(&path, &image, &owner.token).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["type"].as_str().unwrap().rsplit('/').next(), Some("messaging-window-closed"), "{p}");
+    assert!(outbound_messages(&app, &owner, &conversation).await.is_empty());
+    assert!(app.graph.sends().is_empty());
+    app.stop().await;
+}
