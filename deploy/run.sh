@@ -91,6 +91,7 @@ for name in "${SERVICES[@]}"; do
     DATABASE_URL="postgres://postgres@$PG_HOST:$PG_PORT/${name//-/_}" \
     NATS_URL="nats://$NATS_HOST:$NATS_PORT" \
     IDENTITY_GRPC_URL=http://127.0.0.1:50051 \
+    BILLING_GRPC_URL=http://127.0.0.1:50056 \
     APP_BASE_URL="http://$EDGE" \
     ATTACHMENTS_DIR="$RUN_DIR/attachments/$name" \
     WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 \

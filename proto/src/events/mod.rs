@@ -2,6 +2,7 @@
 //! producers and consumers so both compile against the same type. Each travels inside a
 //! CloudEvents 1.0 envelope whose `type` is the constant beside it.
 
+mod billing;
 mod commands;
 mod feedback;
 mod identity;
@@ -9,6 +10,7 @@ mod inbox;
 mod ticketing;
 mod webhooks;
 
+pub use billing::*;
 pub use commands::*;
 pub use feedback::*;
 pub use identity::*;

@@ -1,0 +1,38 @@
+//! `billing.*` events: subscriptions and usage thresholds (DESIGN.md §3, §5).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const BILLING_SUBSCRIPTION_CREATED: &str = "billing.subscription.created";
+pub const BILLING_SUBSCRIPTION_UPDATED: &str = "billing.subscription.updated";
+pub const BILLING_USAGE_THRESHOLD_REACHED: &str = "billing.usage.threshold_reached";
+
+/// A subscription as it is after the change; never a Stripe secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BillingSubscription {
+    pub organization_id: Uuid,
+    pub subscription_id: Uuid,
+    pub plan: String,
+    /// `trialing`, `active`, `past_due`, `canceled` or `unpaid`.
+    pub status: String,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub trial_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    /// What changed (`plan`, `status`, `period`, `cancel_at_period_end`); empty on creation.
+    #[serde(default)]
+    pub changed: Vec<String>,
+}
+
+/// A metric reached 80% or 100% of its limit in a period (once each per period).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UsageThresholdReached {
+    pub organization_id: Uuid,
+    pub metric: String,
+    pub percent: i64,
+    pub used: i64,
+    pub limit: i64,
+    pub plan: String,
+    pub period_start: DateTime<Utc>,
+}

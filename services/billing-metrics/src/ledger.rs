@@ -1,0 +1,175 @@
+//! What quota checks are answered from: each organization's plan, status and usage, kept in
+//! memory. The metering consumer of this replica moves the figures as it commits; the rest
+//! (another replica's counting, a plan change) arrives within the TTL, when an organization's
+//! figures are read again. A check of figures in memory touches no database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::periods::month_start;
+use crate::plans::{self, Plan};
+use crate::store;
+
+/// An organization's figures as last read.
+#[derive(Debug, Clone)]
+struct Figures {
+    read_at: Instant,
+    plan: String,
+    status: String,
+    period: DateTime<Utc>,
+    usage: HashMap<String, i64>,
+}
+
+/// A usage change committed by the consumer: the figure after it.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub org: Uuid,
+    pub metric: &'static str,
+    pub period: DateTime<Utc>,
+    pub value: i64,
+    pub gauge: bool,
+}
+
+/// The catalog in memory and when it was read.
+type Catalog = (Option<Instant>, HashMap<String, Arc<Plan>>);
+
+pub struct Ledger {
+    pool: PgPool,
+    ttl: Duration,
+    orgs: RwLock<HashMap<Uuid, Figures>>,
+    plans: RwLock<Catalog>,
+    /// Changes of transactions not known to be committed yet, by event id.
+    pending: Mutex<HashMap<Uuid, Moved>>,
+}
+
+/// What a check or an entitlements question is answered with.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub plan: Arc<Plan>,
+    pub status: String,
+    pub usage: HashMap<String, i64>,
+}
+
+impl Ledger {
+    pub fn new(pool: PgPool, ttl: Duration) -> Self {
+        Self {
+            pool,
+            ttl,
+            orgs: RwLock::default(),
+            plans: RwLock::new((None, HashMap::new())),
+            pending: Mutex::default(),
+        }
+    }
+
+    /// The plan named `name` if the catalog in memory is fresh: `None` when it must be read.
+    fn cached_plan(&self, name: &str) -> Option<Option<Arc<Plan>>> {
+        let plans = self.plans.read().expect("plans lock");
+        plans.0.is_some_and(|at| at.elapsed() < self.ttl).then(|| plans.1.get(name).cloned())
+    }
+
+    /// The plan named `name`; the catalog is read again on `conn` after the TTL.
+    pub async fn plan(&self, conn: &mut sqlx::PgConnection, name: &str) -> anyhow::Result<Option<Arc<Plan>>> {
+        if let Some(found) = self.cached_plan(name) {
+            return Ok(found);
+        }
+        let all = store::plans::list(conn).await?;
+        let map: HashMap<String, Arc<Plan>> = all.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect();
+        let found = map.get(name).cloned();
+        *self.plans.write().expect("plans lock") = (Some(Instant::now()), map);
+        Ok(found)
+    }
+
+    /// Forgets the catalog and `org`'s figures (after a change this replica made).
+    pub fn forget(&self, org: Option<Uuid>) {
+        match org {
+            Some(org) => {
+                self.orgs.write().expect("orgs lock").remove(&org);
+            }
+            None => self.plans.write().expect("plans lock").0 = None,
+        }
+    }
+
+    /// `org`'s plan, status and usage now; an organization billing has not heard of yet is on
+    /// `free`.
+    pub async fn standing(&self, org: Uuid) -> anyhow::Result<Standing> {
+        let period = month_start(Utc::now());
+        let cached = {
+            let orgs = self.orgs.read().expect("orgs lock");
+            orgs.get(&org).filter(|f| f.read_at.elapsed() < self.ttl && f.period == period).cloned()
+        };
+        let mut conn = None;
+        let figures = match cached {
+            Some(f) => f,
+            None => {
+                let c = conn.insert(self.pool.acquire().await?);
+                let subscription = store::subscriptions::get(c, org).await?;
+                let usage = store::usage::current(c, org, period).await?.into_iter().collect();
+                let (plan, status) =
+                    subscription.map_or(("free".to_owned(), "active".to_owned()), |s| (s.plan, s.status));
+                let f = Figures { read_at: Instant::now(), plan, status, period, usage };
+                self.orgs.write().expect("orgs lock").insert(org, f.clone());
+                f
+            }
+        };
+        let plan = match self.cached_plan(&figures.plan).flatten() {
+            Some(p) => p,
+            None => {
+                let c = match &mut conn {
+                    Some(c) => c,
+                    None => conn.insert(self.pool.acquire().await?),
+                };
+                match self.plan(c, &figures.plan).await? {
+                    Some(p) => p,
+                    None => {
+                        self.plan(c, "free").await?.ok_or_else(|| anyhow::anyhow!("the catalog has no free plan"))?
+                    }
+                }
+            }
+        };
+        Ok(Standing { plan, status: figures.status, usage: figures.usage })
+    }
+
+    /// May `org` use `amount` more of `metric`?
+    pub async fn check(&self, org: Uuid, metric: &str, amount: i64) -> anyhow::Result<(plans::Answer, String)> {
+        let s = self.standing(org).await?;
+        let used = s.usage.get(metric).copied().unwrap_or(0);
+        Ok((plans::check(&s.plan, metric, used, amount), s.plan.name.clone()))
+    }
+
+    /// Notes a change the consumer's transaction for event `event` is making.
+    pub fn pending(&self, event: Uuid, moved: Moved) {
+        let mut pending = self.pending.lock().expect("pending lock");
+        // Changes of transactions that never committed are not kept forever.
+        if pending.len() > 100_000 {
+            pending.clear();
+        }
+        pending.insert(event, moved);
+    }
+
+    /// The transactions of `events` committed: their changes are the figures now.
+    pub fn committed(&self, events: &[Uuid]) {
+        let moved: Vec<Moved> = {
+            let mut pending = self.pending.lock().expect("pending lock");
+            events.iter().filter_map(|e| pending.remove(e)).collect()
+        };
+        if moved.is_empty() {
+            return;
+        }
+        let mut orgs = self.orgs.write().expect("orgs lock");
+        for m in moved {
+            let Some(f) = orgs.get_mut(&m.org) else { continue };
+            if m.gauge {
+                f.usage.insert(m.metric.to_owned(), m.value);
+            } else if f.period == m.period {
+                // Row locks commit counters in order; the callbacks may not run in order.
+                let v = f.usage.entry(m.metric.to_owned()).or_insert(0);
+                *v = (*v).max(m.value);
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! billing-metrics' SQL, one module per table family. Every tenant-scoped statement filters by
+//! organization.
+
+pub mod activity;
+pub mod plans;
+pub mod subscriptions;
+pub mod usage;

@@ -1,0 +1,10 @@
+//! billing-metrics' API tests: identity and billing-metrics in-process on real PostgreSQL and
+//! NATS, events published as producers publish them.
+
+mod helpers;
+
+mod activity;
+mod metering;
+mod plans;
+mod stripe;
+mod subscriptions;
