@@ -28,6 +28,7 @@ struct SessionRow {
     access_expires_at: DateTime<Utc>,
     absolute_expires_at: DateTime<Utc>,
     last_used_at: DateTime<Utc>,
+    subscription_status: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -39,6 +40,7 @@ struct KeyRow {
     scopes: Vec<String>,
     expires_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
+    subscription_status: Option<String>,
 }
 
 /// `last_used_at` is written at most this often per credential, to keep reads cheap.
@@ -52,7 +54,7 @@ impl DbAuthenticator {
     async fn session(&self, token: &str) -> Result<Principal, AuthFailure> {
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.id, s.user_id, s.organization_id, o.slug, m.role, s.access_expires_at, \
-                    s.absolute_expires_at, s.last_used_at \
+                    s.absolute_expires_at, s.last_used_at, o.subscription_status \
              FROM sessions s \
              JOIN organizations o ON o.id = s.organization_id \
              JOIN memberships m ON m.organization_id = s.organization_id AND m.user_id = s.user_id \
@@ -85,6 +87,7 @@ impl DbAuthenticator {
             kind: CredentialKind::Session,
             credential_id: row.id,
             expires_at: Some(row.access_expires_at.min(row.absolute_expires_at)),
+            subscription_status: row.subscription_status,
         })
     }
 
@@ -93,7 +96,7 @@ impl DbAuthenticator {
             return Err(AuthFailure::Invalid);
         }
         let row: Option<KeyRow> = sqlx::query_as(
-            "SELECT k.id, k.organization_id, o.slug, k.role, k.scopes, k.expires_at, k.last_used_at \
+            "SELECT k.id, k.organization_id, o.slug, k.role, k.scopes, k.expires_at, k.last_used_at, o.subscription_status \
              FROM api_keys k JOIN organizations o ON o.id = k.organization_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )
@@ -122,6 +125,7 @@ impl DbAuthenticator {
             kind: CredentialKind::ApiKey,
             credential_id: row.id,
             expires_at: row.expires_at,
+            subscription_status: row.subscription_status,
         })
     }
 }

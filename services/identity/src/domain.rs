@@ -1,9 +1,7 @@
 //! Identity's domain values, parsed once at the boundary.
 
-use std::str::FromStr;
-
 use platform::FieldError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A normalised (trimmed, lower-cased) email address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -124,27 +122,6 @@ pub fn check_password(field: &str, raw: &str) -> Result<(), FieldError> {
         Err(FieldError::new(field, "must be at most 256 characters"))
     } else {
         Ok(())
-    }
-}
-
-/// Plans an organization can be on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    Free,
-    Pro,
-    Enterprise,
-}
-
-impl FromStr for Plan {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "free" => Ok(Self::Free),
-            "pro" => Ok(Self::Pro),
-            "enterprise" => Ok(Self::Enterprise),
-            _ => Err(format!("unknown plan {s:?}")),
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! Every other service asks it "who is this caller?" over gRPC.
 
 pub mod authn;
+pub mod billing;
 pub mod config;
 pub mod domain;
 pub mod events;
@@ -99,6 +100,18 @@ impl Application {
         );
         let grpc_routes = grpc::routes(state.clone(), &state.config.common.service_token());
         let retention = retention::rules(runtime.pool.clone());
+        let mirror = platform::consumer::Consumer {
+            spec: platform::consumer::ConsumerSpec::new(
+                "identity-billing",
+                platform::bus::EVENTS_STREAM,
+                "events.billing.subscription.>",
+            ),
+            pool: runtime.pool.clone(),
+            bus: runtime.bus.clone(),
+            metrics: runtime.metrics.clone(),
+            handler: Arc::new(billing::Mirror { state: state.clone() }),
+        };
+        let mirror_shutdown = shutdown.clone();
         let parts: Vec<platform::lifecycle::Part> = vec![
             ("http", tokio::spawn(platform::http::serve(http, router, shutdown.clone()))),
             ("grpc", tokio::spawn(platform::grpc::serve(grpc, grpc_routes, &[grpc::SERVICE_NAME], shutdown.clone()))),
@@ -110,6 +123,13 @@ impl Application {
                 }),
             ),
             ("retention", tokio::spawn(retention.run(shutdown.clone()))),
+            (
+                "billing mirror",
+                tokio::spawn(async move {
+                    mirror.run(mirror_shutdown).await;
+                    Ok(())
+                }),
+            ),
         ];
         let result = platform::lifecycle::supervise(shutdown, state.config.common.shutdown_grace, parts).await;
         revocations.abort();

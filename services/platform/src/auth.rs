@@ -86,6 +86,9 @@ pub struct Principal {
     /// The session or API key.
     pub credential_id: Uuid,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The organization's subscription status as billing last said (`None` when it has not):
+    /// `canceled` and `unpaid` organizations read but do not write.
+    pub subscription_status: Option<String>,
 }
 
 impl Principal {
@@ -278,10 +281,15 @@ impl AuthClient {
                 cache.remove(&key);
             }
         }
-        if !revocation.user_ids.is_empty() || !revocation.credential_ids.is_empty() {
+        if !revocation.user_ids.is_empty()
+            || !revocation.credential_ids.is_empty()
+            || !revocation.changed_orgs.is_empty()
+        {
+            // An organization's change (its subscription's status) is part of every principal of it.
             cache.retain(|_, e| {
                 !e.principal.user_id.is_some_and(|u| revocation.user_ids.contains(&u))
                     && !revocation.credential_ids.contains(&e.principal.credential_id)
+                    && !revocation.changed_orgs.contains(&e.principal.org_id)
             });
         }
     }
@@ -347,15 +355,52 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Unrestricted(principal) = Unrestricted::from_request_parts(parts, state).await?;
+        if !parts.method.is_safe() && principal.subscription_inactive() {
+            return Err(Problem::new(
+                http::StatusCode::PAYMENT_REQUIRED,
+                "subscription-inactive",
+                "Subscription inactive",
+            )
+            .detail(format!(
+                "the organization's subscription is {}: it can read, and its owner can choose a plan \
+                 (PUT /v1/billing/subscription), but nothing else can be changed",
+                principal.subscription_status.as_deref().unwrap_or("inactive")
+            )));
+        }
+        Ok(principal)
+    }
+}
+
+impl Principal {
+    /// A `canceled` or `unpaid` organization: it reads, it does not write.
+    pub fn subscription_inactive(&self) -> bool {
+        matches!(self.subscription_status.as_deref(), Some("canceled" | "unpaid"))
+    }
+}
+
+/// A principal whose organization may write whatever its subscription's status: for the few
+/// requests an inactive organization must still make (choosing a plan, signing out).
+#[derive(Debug, Clone)]
+pub struct Unrestricted(pub Principal);
+
+impl<S> FromRequestParts<S> for Unrestricted
+where
+    AuthClient: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // The idempotency layer may have authenticated this request already.
         if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(principal.clone());
+            return Ok(Unrestricted(principal.clone()));
         }
         let client = AuthClient::from_ref(state);
         let credential = bearer(parts).ok_or_else(Problem::unauthorized)?;
         let principal = client.authenticate(credential).await?;
         tracing::Span::current().record("org_id", tracing::field::display(principal.org_id));
-        Ok(principal)
+        Ok(Unrestricted(principal))
     }
 }
 
@@ -410,6 +455,7 @@ pub fn principal_to_proto(p: &Principal) -> proto::identity::Principal {
         },
         credential_id: p.credential_id.to_string(),
         expires_at: p.expires_at.map(|t| t.timestamp()).unwrap_or(0),
+        subscription_status: p.subscription_status.clone().unwrap_or_default(),
     }
 }
 
@@ -425,5 +471,6 @@ pub fn principal_from_proto(p: proto::identity::Principal) -> anyhow::Result<Pri
         kind: if p.kind == K::ApiKey as i32 { CredentialKind::ApiKey } else { CredentialKind::Session },
         credential_id: p.credential_id.parse()?,
         expires_at: if p.expires_at == 0 { None } else { DateTime::from_timestamp(p.expires_at, 0) },
+        subscription_status: Some(p.subscription_status).filter(|s| !s.is_empty()),
     })
 }

@@ -33,11 +33,17 @@ pub struct Idempotency {
 /// How long a claim stays locked without its request renewing it.
 const LEASE: Duration = Duration::from_secs(30);
 
-/// Whether an answer may be replayed: failures that depend on the moment or on the caller's
-/// credentials are not.
+/// Whether an answer may be replayed: failures that depend on the moment, on the caller's
+/// credentials or on the plan (402: a quota, an inactive subscription) are not.
 fn remembered(status: StatusCode) -> bool {
     !(status.is_server_error()
-        || matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS))
+        || matches!(
+            status,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::PAYMENT_REQUIRED
+                | StatusCode::FORBIDDEN
+                | StatusCode::TOO_MANY_REQUESTS
+        ))
 }
 
 /// The scope of a principal's keys: its organization and the user or API key acting.

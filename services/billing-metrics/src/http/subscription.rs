@@ -54,7 +54,7 @@ pub struct SubscriptionChange {
         (status = 422, description = "No such plan, or nothing to change", body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     State(state): State<AppState>,
-    p: Principal,
+    platform::auth::Unrestricted(p): platform::auth::Unrestricted,
     Json(body): Json<SubscriptionChange>,
 ) -> ApiResult<Json<Subscription>> {
     p.require_user()?;

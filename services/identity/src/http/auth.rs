@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
-use platform::auth::{Principal, Revocation, Role};
+use platform::auth::{Revocation, Role, Unrestricted};
 use platform::extract::{Json, NoStore};
 use platform::{ApiResult, FieldError, Problem};
 use proto::events::{self as ev, MailSend};
@@ -255,7 +255,7 @@ pub async fn refresh(
 
 /// Ends the calling session (API keys are revoked with `DELETE /v1/api-keys/{id}`: 403).
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 204, description = "Signed out")))]
-pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+pub async fn logout(State(state): State<AppState>, Unrestricted(principal): Unrestricted) -> ApiResult<StatusCode> {
     if principal.kind != platform::auth::CredentialKind::Session {
         return Err(Problem::forbidden("API keys are revoked with DELETE /v1/api-keys/{id}").into());
     }
@@ -378,7 +378,10 @@ pub async fn verify_email(State(state): State<AppState>, Json(body): Json<Verify
         (status = 202, description = "A new link is mailed"),
         (status = 409, description = "The address is already verified", body = platform::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn resend_verification(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    Unrestricted(principal): Unrestricted,
+) -> ApiResult<StatusCode> {
     let user_id = principal.require_user()?;
     let mut tx = state.pool.begin().await?;
     let user = store::user(&mut tx, user_id).await?.ok_or_else(Problem::unauthorized)?;

@@ -93,7 +93,7 @@ pub async fn sessions(State(state): State<AppState>, principal: Principal) -> Ap
     responses((status = 204, description = "Ended")))]
 pub async fn revoke_session(
     State(state): State<AppState>,
-    principal: Principal,
+    platform::auth::Unrestricted(principal): platform::auth::Unrestricted,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     let user = principal.require_user()?;

@@ -58,8 +58,15 @@ pub fn invitation_status() -> Object {
     text_enum(&["pending", "accepted", "cancelled"])
 }
 
+/// A plan of billing-metrics' catalog (`free`, `starter`, `pro`, `business`, `enterprise`, or an
+/// operator's own).
 pub fn plan() -> Object {
-    text_enum(&["free", "pro", "enterprise"])
+    ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)).pattern(Some("^[a-z][a-z0-9_-]{0,39}$")).build()
+}
+
+/// The subscription's status as billing-metrics last said (`null` until it has).
+pub fn subscription_status() -> Object {
+    nullable_text_enum(&["trialing", "active", "past_due", "canceled", "unpaid"])
 }
 
 pub fn org_status() -> Object {

@@ -38,6 +38,10 @@ pub struct Organization {
     pub plan: String,
     #[schema(schema_with = crate::http::schema::org_status)]
     pub status: String,
+    /// The subscription's status as billing-metrics last said: `canceled` and `unpaid`
+    /// organizations read but do not write (402 `subscription-inactive`).
+    #[schema(schema_with = crate::http::schema::subscription_status)]
+    pub subscription_status: Option<String>,
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -46,7 +50,7 @@ pub struct Organization {
 
 pub const USER_COLUMNS: &str = "id, email, name, avatar_url, email_verified, created_at";
 pub const ORG_COLUMNS: &str =
-    "id, name, slug, description, logo_url, website_url, plan, status, settings, created_at, updated_at";
+    "id, name, slug, description, logo_url, website_url, plan, status, subscription_status, settings, created_at, updated_at";
 
 #[tracing::instrument(skip(conn))]
 pub async fn user(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<User>> {

@@ -59,3 +59,29 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, f: OrgFields<'_>) -> sqlx
     .fetch_one(conn)
     .await
 }
+
+/// Mirrors billing's plan and status on organization `id` unless a later event did already;
+/// whether it changed anything.
+pub async fn mirror_billing(
+    conn: &mut PgConnection,
+    id: Uuid,
+    plan: &str,
+    subscription_status: &str,
+    status: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE organizations SET plan = $2, subscription_status = $3, status = $4, billing_updated_at = $5 \
+         WHERE id = $1 AND (billing_updated_at IS NULL OR billing_updated_at <= $5) \
+           AND (plan, subscription_status, status) IS DISTINCT FROM ($2, $3, $4)",
+    )
+    .bind(id)
+    .bind(plan)
+    .bind(subscription_status)
+    .bind(status)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod billing;
 mod catalog;
 mod directory;
 mod events;

@@ -165,3 +165,27 @@ async fn metrics_speak_prometheus_text_when_asked_and_bound_the_method_label() {
     assert!(other.is_some_and(|l| l.ends_with(" 1")), "{open}");
     assert!(!open.contains("FOOBAR"), "{open}");
 }
+
+#[tokio::test]
+async fn an_inactive_subscription_reads_and_its_writes_answer_402_before_any_handler() {
+    let (pool, bus) = setup().await;
+    let app = App::new(pool.clone());
+    let server = app.serve(&support::runtime(pool, bus)).await;
+    let http = client();
+    let r = http.get(format!("{}/me", server.url)).bearer_auth(support::LAPSED).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http
+        .post(format!("{}/things", server.url))
+        .bearer_auth(support::LAPSED)
+        .header("idempotency-key", "lapsed")
+        .json(&serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, StatusCode::PAYMENT_REQUIRED).await;
+    assert!(p["type"].as_str().unwrap().ends_with("/subscription-inactive"), "{p}");
+    assert_eq!(app.runs(), 0, "no handler ran");
+    // An active organization's writes go through.
+    let r = http.post(format!("{}/things", server.url)).bearer_auth(ALICE).json(&serde_json::json!({"name": "x"}));
+    assert_eq!(r.send().await.unwrap().status(), StatusCode::CREATED);
+}

@@ -145,6 +145,8 @@ pub const ALICE: &str = "alice-session";
 pub const BOB: &str = "bob-session";
 pub const ORG_KEY: &str = "org-api-key";
 pub const MALLORY: &str = "mallory-session";
+/// A user of an organization whose subscription was canceled.
+pub const LAPSED: &str = "lapsed-session";
 
 /// Identity at this unit level: a fixed map of credentials to principals.
 pub struct FixedIdentity(HashMap<&'static str, Principal>);
@@ -162,12 +164,20 @@ impl FixedIdentity {
             kind,
             credential_id: Uuid::now_v7(),
             expires_at: None,
+            subscription_status: None,
         };
         let map = HashMap::from([
             (ALICE, user(org, CredentialKind::Session)),
             (BOB, user(org, CredentialKind::Session)),
             (ORG_KEY, user(org, CredentialKind::ApiKey)),
             (MALLORY, user(other, CredentialKind::Session)),
+            (
+                LAPSED,
+                Principal {
+                    subscription_status: Some("canceled".into()),
+                    ..user(Uuid::now_v7(), CredentialKind::Session)
+                },
+            ),
         ]);
         AuthClient::new(Arc::new(Self(map)), Duration::from_secs(30))
     }
