@@ -7,6 +7,9 @@ use platform::config::{CommonConfig, ConfigError, Env};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// billing-metrics' gRPC address (`seats`, `api_keys`); quotas are not checked when unset.
+    pub billing_grpc_url: Option<String>,
+    pub quota_timeout: Duration,
     /// Lifetime of an access token; refreshing issues a new one.
     pub access_ttl: Duration,
     /// A session unused (no request, no refresh) for this long ends.
@@ -32,6 +35,8 @@ impl Config {
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env, "identity", 8081, 50051);
         let config = Self {
+            billing_grpc_url: env.optional("BILLING_GRPC_URL"),
+            quota_timeout: env.seconds("QUOTA_TIMEOUT_SECS", Duration::from_millis(300)),
             common,
             access_ttl: env.seconds("ACCESS_TOKEN_TTL_SECS", Duration::from_secs(15 * 60)),
             session_idle: env.seconds("SESSION_IDLE_TIMEOUT_SECS", Duration::from_secs(7 * 24 * 3600)),

@@ -38,6 +38,8 @@ pub struct Services {
     pub auth: AuthClient,
     pub authn: Arc<authn::DbAuthenticator>,
     pub profiles: profile::ProfileCache,
+    /// Plan limits (`seats`, `api_keys`), asked of billing-metrics.
+    pub quota: platform::quota::Quota,
 }
 
 /// A built, bound, not yet serving identity instance.
@@ -64,8 +66,21 @@ impl Application {
             config.common.auth_cache_ttl,
             Arc::new(move |r| hook_profiles.invalidate(r)),
         );
-        let state =
-            AppState(Arc::new(Services { config: Arc::new(config), pool, bus, passwords, auth, authn, profiles }));
+        let quota = platform::quota::Quota::new(
+            config.billing_grpc_url.as_deref(),
+            config.quota_timeout,
+            config.common.service_token(),
+        )?;
+        let state = AppState(Arc::new(Services {
+            config: Arc::new(config),
+            pool,
+            bus,
+            passwords,
+            auth,
+            authn,
+            profiles,
+            quota,
+        }));
         Ok(Self { foundation, state })
     }
 

@@ -11,6 +11,9 @@ use crate::ssrf::Cidr;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// billing-metrics' gRPC address (`webhook_endpoints`); quotas are not checked when unset.
+    pub billing_grpc_url: Option<String>,
+    pub quota_timeout: Duration,
     /// Delay before each attempt: the first is immediate. Default 0, 5 s, 5 min, 30 min, 2 h,
     /// 5 h, 10 h, 10 h.
     pub retry_schedule: Vec<Duration>,
@@ -92,6 +95,8 @@ impl Config {
             mail_lease: env.seconds("MAIL_LEASE_SECS", Duration::from_secs(120)),
             mail_max_attempts: env.get("MAIL_MAX_ATTEMPTS", 8),
             user_agent: env.string("WEBHOOK_USER_AGENT", "Switchboard-Webhooks/1.0"),
+            billing_grpc_url: env.optional("BILLING_GRPC_URL"),
+            quota_timeout: env.seconds("QUOTA_TIMEOUT_SECS", Duration::from_millis(300)),
             secrets_keys_default: env.optional("SECRETS_KEYS").is_none(),
             secrets_keys: env.production_secret("SECRETS_KEYS", common.environment, platform::crypto::DEVELOPMENT_KEYS),
             common,

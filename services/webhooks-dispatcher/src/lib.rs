@@ -46,6 +46,8 @@ pub struct Services {
     pub wake: Arc<Notify>,
     /// Encrypts endpoint secrets at rest.
     pub keys: Arc<platform::crypto::KeyRing>,
+    /// Plan limits (`webhook_endpoints`), asked of billing-metrics.
+    pub quota: platform::quota::Quota,
 }
 
 pub struct Application {
@@ -68,7 +70,13 @@ impl Application {
             // Only reachable in development: production refuses to start without the keys.
             tracing::warn!("SECRETS_KEYS is not set: endpoint secrets are encrypted with the development key");
         }
+        let quota = platform::quota::Quota::new(
+            config.billing_grpc_url.as_deref(),
+            config.quota_timeout,
+            config.common.service_token(),
+        )?;
         let state = AppState(Arc::new(Services {
+            quota,
             config: Arc::new(config),
             pool,
             bus,

@@ -52,7 +52,8 @@ fn valid_scope(s: &str) -> bool {
 
 /// Creates an API key (admin, signed in); the key is shown once.
 #[utoipa::path(post, path = "/v1/api-keys", operation_id = "create_api_key", tag = "identity", request_body = CreateKey,
-    responses((status = 201, description = "The key, shown only now", body = CreatedKey)))]
+    responses((status = 201, description = "The key, shown only now", body = CreatedKey),
+        (status = 402, description = "The plan's API keys are used up", body = platform::Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -77,6 +78,7 @@ pub async fn create(
     let (Some(name), Some(role)) = (name, role) else {
         return Err(Problem::internal().into());
     };
+    state.quota.require(principal.org_id, "api_keys", "API keys").await?;
     let key = tokens::new_api_key();
     let mut scopes = body.scopes;
     scopes.sort();

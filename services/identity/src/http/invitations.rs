@@ -36,6 +36,7 @@ pub struct CreateInvitation {
 #[utoipa::path(post, path = "/v1/invitations", operation_id = "create_invitation", tag = "identity", request_body = CreateInvitation,
     responses(
         (status = 201, description = "Invited", body = Invitation),
+        (status = 402, description = "The plan's seats are used up", body = platform::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The person is already a member", body = platform::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
@@ -57,6 +58,7 @@ pub async fn create(
         return Err(Problem::internal().into());
     };
     let org = principal.org_id;
+    state.quota.require(org, "seats", "seats").await?;
     let mut tx = state.pool.begin().await?;
     if store::members::has_email(&mut tx, org, email.as_str()).await? {
         return Err(Problem::conflict("this person is already a member").into());
@@ -202,6 +204,7 @@ fn invalid_token() -> Problem {
         (status = 200, description = "Joined and signed in", body = AuthResponse),
         (status = 400, description = "The token is invalid or has expired", body = platform::Problem, content_type = "application/problem+json"),
         (status = 401, description = "The existing account's password is wrong", body = platform::Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The organization's plan has no seat left", body = platform::Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with the invited email was created meanwhile; accept again with its password", body = platform::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn accept(
@@ -215,6 +218,7 @@ pub async fn accept(
     let inv = store_inv::pending_by_token(&mut conn, &tokens::hash(&body.token)).await?.ok_or_else(invalid_token)?;
     let existing = store::credentials_by_email(&mut conn, &inv.email).await?;
     drop(conn);
+    state.quota.require(inv.organization_id, "seats", "seats").await?;
     let role: Role = inv.role.parse().map_err(anyhow::Error::msg)?;
     let new_account = match &existing {
         Some((_, hash, _)) => {

@@ -131,7 +131,7 @@ async fn validate(state: &AppState, c: &Changes<'_>, creating: bool) -> Result<(
         ("TestWebhook" = (operation_id = "test_webhook", parameters(("id" = "$response.body#/id")))),
         ("ListDeliveries" = (operation_id = "list_deliveries", parameters(("id" = "$response.body#/id")))),
         ("RecoverDeliveries" = (operation_id = "recover_deliveries", parameters(("id" = "$response.body#/id")))),
-    ))))]
+    )), (status = 402, description = "The plan's webhook endpoints are used up", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<AppState>,
     p: Principal,
@@ -147,6 +147,7 @@ pub async fn create(
         ordered: b.ordered,
     };
     validate(&state, &changes, true).await?;
+    state.quota.require(p.org_id, "webhook_endpoints", "webhook endpoints").await?;
     let secret = signing::new_secret();
     let mut tx = state.pool.begin().await?;
     let endpoint = store::insert(&mut tx, p.org_id, &changes).await?;

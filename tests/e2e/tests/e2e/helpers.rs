@@ -77,10 +77,13 @@ pub struct Stack {
     pub ticketing: String,
     pub inbox: String,
     pub dispatcher: String,
+    /// billing-metrics, when the stack was started with it ([`Stack::start_with_billing`]).
+    pub billing: Option<String>,
     pub http: reqwest::Client,
     pub graph: Arc<GraphStandin>,
     dispatcher_env: HashMap<String, String>,
     dispatcher_process: Process,
+    billing_process: Option<Process>,
     _services: Vec<Process>,
     attachments: PathBuf,
 }
@@ -103,11 +106,30 @@ impl Stack {
     }
 
     pub async fn start_on(nats_url: &str) -> Self {
+        Self::start_all(nats_url, false).await
+    }
+
+    /// With billing-metrics, whose plan limits every calling service then enforces (the free
+    /// plan's, for a new organization). Without it, the services allow every create (fail open).
+    pub async fn start_with_billing() -> Self {
+        Self::start_all(&platform::testing::nats_url(), true).await
+    }
+
+    async fn start_all(nats_url: &str, with_billing: bool) -> Self {
         platform::telemetry::init_for_tests();
+        // billing-metrics' gRPC port is chosen first: identity asks it (seats, API keys) and
+        // it asks identity (authentication); the quota clients connect lazily.
+        let billing_grpc_addr = if with_billing {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            Some(l.local_addr().expect("bound").to_string())
+        } else {
+            None
+        };
+        let billing_grpc_url = billing_grpc_addr.as_ref().map(|a| format!("http://{a}"));
         let prefix = platform::testing::unique_prefix();
         let service_token = format!("e2e-{}", uuid::Uuid::new_v4().simple());
         let common = |db: &str, connections: &str| {
-            vars(&[
+            let mut v = vars(&[
                 ("SWITCHBOARD_ENV", "development"),
                 ("SERVICE_TOKEN", &service_token),
                 ("HTTP_ADDR", "127.0.0.1:0"),
@@ -116,7 +138,11 @@ impl Stack {
                 ("DATABASE_MAX_CONNECTIONS", connections),
                 ("NATS_URL", nats_url),
                 ("NATS_PREFIX", &prefix),
-            ])
+            ]);
+            if let Some(url) = &billing_grpc_url {
+                v.extend(vars(&[("BILLING_GRPC_URL", url), ("QUOTA_TIMEOUT_SECS", "2")]));
+            }
+            v
         };
 
         let db = platform::testing::fresh_database("e2e_identity").await.expect("identity database");
@@ -134,6 +160,26 @@ impl Stack {
             })
             .await;
         let identity_grpc = format!("http://{identity_grpc}");
+
+        let mut billing_process = None;
+        let mut billing = None;
+        if let Some(addr) = &billing_grpc_addr {
+            let db = platform::testing::fresh_database("e2e_billing").await.expect("billing database");
+            let mut env = common(db.expose_secret(), "8");
+            env.extend(vars(&[("IDENTITY_GRPC_URL", &identity_grpc), ("GRPC_ADDR", addr)]));
+            let config = billing_metrics::Config::from_env(Env::from_map(env)).expect("billing config");
+            let process = Process::new("billing");
+            let http = process
+                .run(move || async move {
+                    let app = billing_metrics::Application::build(config).await.expect("billing-metrics builds");
+                    let addr = app.http_addr();
+                    tokio::spawn(watch("billing-metrics", app.run_until_stopped(CancellationToken::new())));
+                    addr
+                })
+                .await;
+            billing = Some(format!("http://{http}"));
+            billing_process = Some(process);
+        }
 
         let db = platform::testing::fresh_database("e2e_feedback").await.expect("feedback database");
         let attachments = std::env::temp_dir().join(format!("e2e-attachments-{}", uuid::Uuid::new_v4().simple()));
@@ -209,12 +255,21 @@ impl Stack {
             ticketing: format!("http://{ticketing_http}"),
             inbox: format!("http://{inbox_http}"),
             dispatcher,
+            billing,
             http: reqwest::Client::new(),
             graph,
             dispatcher_env,
             dispatcher_process,
+            billing_process,
             _services: vec![identity, feedback, ticketing, inbox],
             attachments,
+        }
+    }
+
+    /// Kills billing-metrics without grace: the services' quota checks then fail open.
+    pub fn kill_billing(&mut self) {
+        if let Some(mut p) = self.billing_process.take() {
+            p.kill();
         }
     }
 

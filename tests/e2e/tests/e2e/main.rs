@@ -3,6 +3,7 @@
 //! inbox-sync's webhooks, a platform — would. The one third party, Meta's Graph API, is a local
 //! stand-in (`graph`).
 
+mod billing_flow;
 mod client;
 mod desk;
 mod dispatcher_kill;

@@ -1,0 +1,117 @@
+//! Plans as an organization lives them, over HTTP only: what each service creates is metered by
+//! billing-metrics from the services' events, and once the free plan's hard limit is used the
+//! next create answers 402 in the service that owns it (webhook endpoints, API keys, seats,
+//! tickets, feedback posts, inbox connections); the owner moves to a bigger plan, identity shows
+//! it, and the same create goes through; with billing down, creates are allowed (fail open).
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::client::{eventually, expect, DEADLINE};
+use crate::helpers::Stack;
+
+/// The organization's usage of `metric`, as billing shows it.
+async fn used(stack: &Stack, token: &str, metric: &str) -> i64 {
+    let url = format!("{}/v1/usage", stack.billing.as_ref().unwrap());
+    let usage = expect(stack.http.get(url).bearer_auth(token).send().await.unwrap(), StatusCode::OK, "usage").await;
+    usage["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == metric).unwrap()["used"].as_i64().unwrap()
+}
+
+async fn until_used(stack: &Stack, token: &str, metric: &str, n: i64) {
+    eventually(&format!("{metric} to be {n}"), DEADLINE, || async {
+        (used(stack, token, metric).await == n).then_some(())
+    })
+    .await;
+}
+
+async fn post(stack: &Stack, url: String, token: &str, body: Value) -> reqwest::Response {
+    stack.http.post(url).bearer_auth(token).json(&body).send().await.unwrap()
+}
+
+/// A 402 naming the metric and the plan.
+async fn refused(response: reqwest::Response, metric: &str) {
+    let p = expect(response, StatusCode::PAYMENT_REQUIRED, metric).await;
+    assert!(p["type"].as_str().unwrap().ends_with("quota-exceeded"), "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains(metric) && detail.contains("free"), "{detail}");
+}
+
+#[tokio::test]
+async fn each_service_refuses_past_the_plan_and_a_bigger_plan_lets_it_through() {
+    let mut stack = Stack::start_with_billing().await;
+    let owner = stack.signup("owner@example.com", "Acme").await;
+    until_used(&stack, &owner, "seats", 1).await;
+
+    // Webhook endpoints (free: 3).
+    let hooks = format!("{}/v1/webhooks", stack.dispatcher);
+    let hook = |i: usize| json!({"url": format!("http://127.0.0.1:9/hook{i}"), "events": ["ticket.*"]});
+    for i in 0..3 {
+        expect(post(&stack, hooks.clone(), &owner, hook(i)).await, StatusCode::CREATED, "endpoint").await;
+    }
+    until_used(&stack, &owner, "webhook_endpoints", 3).await;
+    refused(post(&stack, hooks.clone(), &owner, hook(3)).await, "webhook_endpoints").await;
+
+    // API keys (free: 2).
+    let keys = format!("{}/v1/api-keys", stack.identity);
+    let key = json!({"name": "ci", "scopes": ["tickets:read"]});
+    for _ in 0..2 {
+        expect(post(&stack, keys.clone(), &owner, key.clone()).await, StatusCode::CREATED, "api key").await;
+    }
+    until_used(&stack, &owner, "api_keys", 2).await;
+    refused(post(&stack, keys.clone(), &owner, key.clone()).await, "api_keys").await;
+
+    // Seats (free: 3): the owner and two teammates.
+    stack.join(&owner, "ann@example.com", "agent", "Ann").await;
+    stack.join(&owner, "bob@example.com", "agent", "Bob").await;
+    until_used(&stack, &owner, "seats", 3).await;
+    let invite = json!({"email": "cy@example.com", "role": "agent"});
+    refused(post(&stack, format!("{}/v1/invitations", stack.identity), &owner, invite).await, "seats").await;
+
+    // Inbox connections (free: 2).
+    let connect = format!("{}/v1/connections/whatsapp", stack.inbox);
+    let number = |id: &str| json!({"phone_number_id": id, "business_account_id": "2290129340398", "access_token": crate::graph::GOOD_TOKEN});
+    for id in ["106540352242901", "106540352242902"] {
+        expect(post(&stack, connect.clone(), &owner, number(id)).await, StatusCode::CREATED, "connection").await;
+    }
+    until_used(&stack, &owner, "connections", 2).await;
+    refused(post(&stack, connect.clone(), &owner, number("106540352242903")).await, "connections").await;
+
+    // Tickets and feedback posts (free: 100 a month each).
+    let tickets = format!("{}/v1/tickets", stack.ticketing);
+    let posts = format!("{}/v1/feedback", stack.feedback);
+    for i in 0..100 {
+        let t = post(&stack, tickets.clone(), &owner, json!({"subject": format!("Ticket {i}")})).await;
+        expect(t, StatusCode::CREATED, "ticket").await;
+        let f =
+            post(&stack, posts.clone(), &owner, json!({"title": format!("Idea number {i}"), "description": "Please"}))
+                .await;
+        expect(f, StatusCode::CREATED, "feedback").await;
+    }
+    until_used(&stack, &owner, "tickets", 100).await;
+    until_used(&stack, &owner, "feedback_posts", 100).await;
+    refused(post(&stack, tickets.clone(), &owner, json!({"subject": "One more"})).await, "tickets").await;
+    let one_more = json!({"title": "One more idea", "description": "Please"});
+    refused(post(&stack, posts.clone(), &owner, one_more.clone()).await, "feedback_posts").await;
+
+    // The owner moves to pro: identity shows it, and the refused creates go through.
+    let subscription = format!("{}/v1/billing/subscription", stack.billing.as_ref().unwrap());
+    let r = stack.http.put(&subscription).bearer_auth(&owner).json(&json!({"plan": "pro"})).send().await.unwrap();
+    assert_eq!(expect(r, StatusCode::OK, "plan change").await["plan"], "pro");
+    eventually("identity to show pro", DEADLINE, || async {
+        let r = stack.http.get(format!("{}/v1/me", stack.identity)).bearer_auth(&owner).send().await.ok()?;
+        let me: Value = r.json().await.ok()?;
+        (me["organization"]["plan"] == "pro").then_some(())
+    })
+    .await;
+    expect(post(&stack, hooks.clone(), &owner, hook(3)).await, StatusCode::CREATED, "endpoint on pro").await;
+    expect(post(&stack, keys.clone(), &owner, key.clone()).await, StatusCode::CREATED, "api key on pro").await;
+    expect(post(&stack, tickets.clone(), &owner, json!({"subject": "On pro"})).await, StatusCode::CREATED, "ticket")
+        .await;
+
+    // Billing down: nothing is refused for want of an answer.
+    stack.kill_billing();
+    for i in 4..6 {
+        expect(post(&stack, hooks.clone(), &owner, hook(i)).await, StatusCode::CREATED, "endpoint, billing down").await;
+    }
+    expect(post(&stack, posts.clone(), &owner, one_more).await, StatusCode::CREATED, "feedback, billing down").await;
+}
