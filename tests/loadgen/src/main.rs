@@ -4,8 +4,10 @@
 //!
 //! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`,
 //! `... -- ticketing [--seconds 10] [--only create,numbers,read,lists,inbox] [--per-creator 1000]`,
-//! `... -- inbox [--seconds 10] [--only batches,singles,statuses]`
+//! `... -- inbox [--seconds 10] [--only batches,singles,statuses]`,
+//! `... -- billing [--seconds 10] [--only metering,quota] [--per-org 1000]`
 
+mod billing_suite;
 mod cleanup;
 mod feedback_suite;
 mod identity_suite;
@@ -51,6 +53,16 @@ async fn main() -> anyhow::Result<()> {
             let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
             inbox_suite::run(duration, only).await
         }
+        "billing" => {
+            let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+            let per_org = args
+                .iter()
+                .position(|a| a == "--per-org")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1000);
+            billing_suite::run(duration, per_org, only).await
+        }
         "webhooks" => {
             let events = args
                 .iter()
@@ -60,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or(30_000);
             webhooks_suite::run(events).await
         }
-        other => anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks, ticketing, inbox"),
+        other => {
+            anyhow::bail!("unknown suite {other:?}; known: identity, feedback, webhooks, ticketing, inbox, billing")
+        }
     }
 }
