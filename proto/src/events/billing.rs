@@ -36,3 +36,37 @@ pub struct UsageThresholdReached {
     pub plan: String,
     pub period_start: DateTime<Utc>,
 }
+
+pub const BILLING_REFUND_REQUESTED: &str = "billing.refund.requested";
+pub const BILLING_REFUND_APPROVED: &str = "billing.refund.approved";
+pub const BILLING_REFUND_REJECTED: &str = "billing.refund.rejected";
+pub const BILLING_REFUND_COMPLETED: &str = "billing.refund.completed";
+pub const BILLING_BUDGET_THRESHOLD_REACHED: &str = "billing.budget.threshold_reached";
+
+/// A refund as it is after the change (`billing.refund.*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BillingRefund {
+    pub organization_id: Uuid,
+    pub refund_id: Uuid,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub reason: String,
+    pub status: String,
+    pub budget_id: Option<Uuid>,
+    pub ticket_id: Option<Uuid>,
+    pub customer_id: Option<String>,
+    /// Who requested it (`requested`) or decided it (the others).
+    pub actor_id: Option<Uuid>,
+}
+
+/// A budget's spending reached one of its alert thresholds this period (once each).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BudgetThresholdReached {
+    pub organization_id: Uuid,
+    pub budget_id: Uuid,
+    pub name: String,
+    pub percent: i32,
+    pub spent_cents: i64,
+    pub limit_cents: i64,
+    pub period_start: DateTime<Utc>,
+}

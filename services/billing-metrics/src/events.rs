@@ -77,3 +77,53 @@ pub async fn threshold(
     platform::outbox::enqueue(conn, NOTIFY_SEND, &envelope).await?;
     Ok(())
 }
+
+/// `billing.refund.<status>` of `r`, by `actor`.
+pub async fn refund(
+    conn: &mut PgConnection,
+    event_type: &str,
+    r: &crate::store::refunds::Refund,
+    actor: Option<Uuid>,
+) -> anyhow::Result<()> {
+    let data = ev::BillingRefund {
+        organization_id: r.organization_id,
+        refund_id: r.id,
+        amount_cents: r.amount_cents,
+        currency: r.currency.clone(),
+        reason: r.reason.clone(),
+        status: r.status.clone(),
+        budget_id: r.budget_id,
+        ticket_id: r.ticket_id,
+        customer_id: r.customer_id.clone(),
+        actor_id: actor,
+    };
+    let event = CloudEvent::new(SOURCE, event_type, Some(r.organization_id), Some(r.id.to_string()), data);
+    platform::outbox::emit(conn, &event).await?;
+    Ok(())
+}
+
+/// `billing.budget.threshold_reached`.
+pub async fn budget_threshold(
+    conn: &mut PgConnection,
+    b: &crate::store::refunds::Budget,
+    percent: i32,
+) -> anyhow::Result<()> {
+    let data = ev::BudgetThresholdReached {
+        organization_id: b.organization_id,
+        budget_id: b.id,
+        name: b.name.clone(),
+        percent,
+        spent_cents: b.spent_cents,
+        limit_cents: b.limit_cents,
+        period_start: b.period_start,
+    };
+    let event = CloudEvent::new(
+        SOURCE,
+        ev::BILLING_BUDGET_THRESHOLD_REACHED,
+        Some(b.organization_id),
+        Some(b.id.to_string()),
+        data,
+    );
+    platform::outbox::emit(conn, &event).await?;
+    Ok(())
+}

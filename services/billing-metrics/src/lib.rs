@@ -2,6 +2,7 @@
 //! every event, quota answers from memory over gRPC, Stripe-driven subscription status and the
 //! activity log.
 
+pub mod budgets;
 pub mod config;
 pub mod events;
 pub mod grpc;

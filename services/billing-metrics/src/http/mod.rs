@@ -2,7 +2,9 @@
 //! (`/openapi.json`).
 
 mod activity;
+mod budgets;
 mod plans;
+mod refunds;
 mod stripe;
 mod subscription;
 mod usage;
@@ -20,6 +22,8 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .merge(usage::routes())
         .merge(activity::routes())
         .merge(stripe::routes())
+        .merge(budgets::routes())
+        .merge(refunds::routes())
         .with_state(state)
         .split_for_parts()
 }

@@ -3,5 +3,6 @@
 
 pub mod activity;
 pub mod plans;
+pub mod refunds;
 pub mod subscriptions;
 pub mod usage;

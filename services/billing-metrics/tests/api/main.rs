@@ -6,5 +6,6 @@ mod helpers;
 mod activity;
 mod metering;
 mod plans;
+mod refunds;
 mod stripe;
 mod subscriptions;
