@@ -28,6 +28,17 @@ fn env(pairs: &[(&str, String)]) -> Env {
 
 /// One billing-metrics replica on `db` and `prefix`; its gRPC URL.
 async fn replica(db: &str, nats: &str, prefix: &str, stop: &CancellationToken) -> anyhow::Result<String> {
+    replica_with(db, nats, prefix, "http://127.0.0.1:9", stop).await.map(|(grpc, _)| grpc)
+}
+
+/// A replica that authenticates with identity at `identity_grpc`; its gRPC and HTTP URLs.
+async fn replica_with(
+    db: &str,
+    nats: &str,
+    prefix: &str,
+    identity_grpc: &str,
+    stop: &CancellationToken,
+) -> anyhow::Result<(String, String)> {
     let config = billing_metrics::Config::from_env(env(&[
         ("HTTP_ADDR", "127.0.0.1:0".into()),
         ("GRPC_ADDR", "127.0.0.1:0".into()),
@@ -35,14 +46,87 @@ async fn replica(db: &str, nats: &str, prefix: &str, stop: &CancellationToken) -
         ("DATABASE_MAX_CONNECTIONS", "20".into()),
         ("NATS_URL", nats.to_owned()),
         ("NATS_PREFIX", prefix.to_owned()),
-        // Metering and quota answers need no identity; it is never asked here.
-        ("IDENTITY_GRPC_URL", "http://127.0.0.1:9".into()),
+        // Metering and quota answers need no identity; refunds do.
+        ("IDENTITY_GRPC_URL", identity_grpc.to_owned()),
         ("LOG_LEVEL", "warn".into()),
     ]))?;
     let app = billing_metrics::Application::build(config).await?;
     let grpc = format!("http://{}", app.grpc_addr());
+    let http = format!("http://{}", app.http_addr());
     tokio::spawn(app.run_until_stopped(stop.clone()));
-    Ok(grpc)
+    Ok((grpc, http))
+}
+
+/// 1,000 refunds approved at once against one budget that holds 400 of them: exactly 400
+/// approved, the budget spent to its limit and not a cent more, the usage records summing to it.
+async fn refunds() -> anyhow::Result<String> {
+    let prefix = platform::testing::unique_prefix();
+    let nats = platform::testing::nats_url();
+    let stop = CancellationToken::new();
+    let identity_db = platform::testing::fresh_database("lg_billing_identity").await?;
+    let identity = identity::Application::build(identity::Config::from_env(env(&[
+        ("HTTP_ADDR", "127.0.0.1:0".into()),
+        ("GRPC_ADDR", "127.0.0.1:0".into()),
+        ("DATABASE_URL", identity_db.expose_secret().to_owned()),
+        ("NATS_URL", nats.clone()),
+        ("NATS_PREFIX", prefix.clone()),
+    ]))?)
+    .await?;
+    let identity_base = format!("http://{}", identity.http_addr());
+    let identity_grpc = format!("http://{}", identity.grpc_addr());
+    tokio::spawn(identity.run_until_stopped(stop.clone()));
+    let db = platform::testing::fresh_database("lg_billing_refunds").await?.expose_secret().to_owned();
+    let (_, base) = replica_with(&db, &nats, &prefix, &identity_grpc, &stop).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
+    let signup = json!({"email": "bench@example.com", "password": "correct horse battery staple", "name": "Bench",
+        "organization_name": "Bench"});
+    let answer: serde_json::Value = http
+        .post(format!("{identity_base}/v1/auth/signup"))
+        .json(&signup)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = answer["access_token"].as_str().unwrap_or_default().to_owned();
+    let budget = json!({"name": "Refunds", "budget_type": "refund", "period": "monthly", "limit_cents": 40_000});
+    http.post(format!("{base}/v1/budgets")).bearer_auth(&token).json(&budget).send().await?.error_for_status()?;
+    let mut ids = Vec::new();
+    for i in 0..1000 {
+        let r = json!({"amount_cents": 100, "reason": "service_downtime", "customer_id": format!("c{i}")});
+        let created: serde_json::Value = http
+            .post(format!("{base}/v1/refunds"))
+            .bearer_auth(&token)
+            .json(&r)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        ids.push(created["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let start = Instant::now();
+    let approvals = ids.iter().map(|id| {
+        let (http, url, token) = (http.clone(), format!("{base}/v1/refunds/{id}/approve"), token.clone());
+        async move { http.post(url).bearer_auth(token).json(&json!({})).send().await.map(|r| r.status().as_u16()) }
+    });
+    let statuses = futures::future::join_all(approvals).await;
+    let elapsed = start.elapsed();
+    let ok = statuses.iter().filter(|s| matches!(s, Ok(200))).count();
+    let over = statuses.iter().filter(|s| matches!(s, Ok(409))).count();
+    let pool = PgPool::connect(&db).await?;
+    let spent: i64 = sqlx::query_scalar("SELECT spent_cents FROM budgets").fetch_one(&pool).await?;
+    let used: i64 = sqlx::query_scalar("SELECT COALESCE(sum(amount_cents), 0)::bigint FROM budget_usage_records")
+        .fetch_one(&pool)
+        .await?;
+    stop.cancel();
+    anyhow::ensure!(ok == 400 && over == 600, "approved {ok}, refused {over}: {statuses:?}");
+    anyhow::ensure!(spent == 40_000 && used == 40_000, "spent {spent}, usage records {used}");
+    Ok(format!(
+        "refunds: 1,000 concurrent approvals against one budget of 400 in {:.2} s: 400 approved, 600 refused (409), \
+         spent 40000 of 40000, usage records 40000",
+        elapsed.as_secs_f64()
+    ))
 }
 
 /// Publishes `per_org` `ticket.created` events for each organization, each twice (no
@@ -166,6 +250,11 @@ pub async fn run(duration: Duration, per_org: usize, only: Option<String>) -> an
             ));
             println!("{}", lines.last().expect("a line"));
         }
+    }
+    if wants("refunds") {
+        let line = refunds().await?;
+        println!("{line}");
+        lines.push(line);
     }
     if wants("quota") {
         let r = quota(duration).await?;

@@ -5,7 +5,7 @@
 //! `cargo run --release -p loadgen -- identity|feedback [--seconds 10]`, `... -- webhooks [--events 30000]`,
 //! `... -- ticketing [--seconds 10] [--only create,numbers,read,lists,inbox] [--per-creator 1000]`,
 //! `... -- inbox [--seconds 10] [--only batches,singles,statuses]`,
-//! `... -- billing [--seconds 10] [--only metering,quota] [--per-org 1000]`
+//! `... -- billing [--seconds 10] [--only metering,refunds,quota] [--per-org 1000]`
 
 mod billing_suite;
 mod cleanup;
