@@ -23,11 +23,16 @@ pub enum Refused {
 /// `Stripe-Signature`'s value for `body` at unix time `t` with `secret` (the `whsec_…` string
 /// itself is the key, as Stripe's libraries use it).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    format!("t={t},v1={}", hex::encode(mac(secret, t, body)))
+}
+
+/// HMAC-SHA256 of `t.body` keyed with `secret`.
+fn mac(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// Checks `header` over `body` against `secrets` at `now`.
@@ -50,11 +55,7 @@ pub fn verify(
     }
     let t = t.ok_or(Refused::BadSignature)?;
     let matched = secrets.iter().any(|secret| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes any key");
-        mac.update(t.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        let expected = mac.finalize().into_bytes();
+        let expected = mac(secret.expose_secret(), t, body);
         v1.iter().fold(false, |found, given| found | bool::from(given.as_slice().ct_eq(expected.as_slice())))
     });
     if !matched {

@@ -183,13 +183,8 @@ async fn metering(replicas: usize, per_org: usize) -> anyhow::Result<(f64, Durat
     let nats_url = platform::testing::nats_url();
     let db = platform::testing::fresh_database("lg_billing").await?.expose_secret().to_owned();
     let nats = async_nats::connect(&nats_url).await?;
-    // The streams exist once a service has started: a first replica makes them, and stops.
-    let setup = CancellationToken::new();
-    replica(&db, &nats_url, &prefix, &setup).await?;
-    setup.cancel();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let pool = PgPool::connect(&db).await?;
-    sqlx::query("DELETE FROM processed_events").execute(&pool).await?;
+    // The streams, as every service makes them at start, before anything consumes.
+    platform::bus::Bus::connect(&nats_url, &prefix, "loadgen").await?.ensure_streams().await?;
     let orgs: Vec<Uuid> = (0..ORGS).map(|_| Uuid::now_v7()).collect();
     load(&nats, &prefix, &orgs, per_org).await?;
     let stop = CancellationToken::new();
@@ -197,6 +192,7 @@ async fn metering(replicas: usize, per_org: usize) -> anyhow::Result<(f64, Durat
     for _ in 0..replicas {
         replica(&db, &nats_url, &prefix, &stop).await?;
     }
+    let pool = PgPool::connect(&db).await?;
     counted(&pool, ORGS, per_org as i64).await?;
     let elapsed = start.elapsed();
     // Every copy handled: nothing left to count twice later.

@@ -50,23 +50,9 @@ pub async fn current(State(state): State<AppState>, p: Principal) -> ApiResult<J
     reader(&p)?;
     let now = Utc::now();
     let period = month_start(now);
-    let (plan_name, status, used) = {
-        let mut conn = state.pool.acquire().await?;
-        let s = crate::store::subscriptions::get(&mut conn, p.org_id).await?;
-        let used: std::collections::HashMap<String, i64> =
-            crate::store::usage::current(&mut conn, p.org_id, period).await?.into_iter().collect();
-        let (plan, status) = s.map_or(("free".to_owned(), "active".to_owned()), |s| (s.plan, s.status));
-        (plan, status, used)
-    };
-    let plan = {
-        let mut conn = state.pool.acquire().await?;
-        match crate::store::plans::get(&mut conn, &plan_name).await? {
-            Some(p) => p,
-            None => {
-                crate::store::plans::get(&mut conn, "free").await?.ok_or_else(|| anyhow::anyhow!("no free plan"))?
-            }
-        }
-    };
+    // What quota checks answer from: the same figures, the same plan.
+    let standing = state.ledger.standing(p.org_id).await?;
+    let (plan, status, used) = (standing.plan, standing.status, standing.usage);
     let metrics = COUNTERS
         .iter()
         .chain(GAUGES.iter())
@@ -89,7 +75,7 @@ pub async fn current(State(state): State<AppState>, p: Principal) -> ApiResult<J
             }
         })
         .collect();
-    Ok(Json(Usage { period_start: period, period_end: next_month(now), plan: plan.name, status, metrics }))
+    Ok(Json(Usage { period_start: period, period_end: next_month(now), plan: plan.name.clone(), status, metrics }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
