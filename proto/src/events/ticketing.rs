@@ -41,6 +41,18 @@ pub struct Ticket {
     pub changed: Vec<String>,
     /// Who did it: a user, or `None` for the system (rules, routing, the inbox).
     pub actor_id: Option<Uuid>,
+    /// The ticket's own clock, so analytics never depends on the order events arrive in.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Cleared when the ticket is reopened.
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub reopen_count: i32,
 }
 
 /// A reply or a note; `body` is `None` for notes.

@@ -2,6 +2,7 @@
 //! every event, quota answers from memory over gRPC, Stripe-driven subscription status and the
 //! activity log.
 
+pub mod analytics;
 pub mod budgets;
 pub mod config;
 pub mod events;
@@ -136,6 +137,11 @@ impl Application {
             "activity older than 400 days",
             "DELETE FROM activity_logs WHERE id IN (SELECT id FROM activity_logs \
              WHERE created_at < now() - interval '400 days' LIMIT 1000)",
+        )
+        // Message times serve response times; the daily figures stay.
+        .rule(
+            "inbox message times older than 400 days",
+            "DELETE FROM inbox_messages WHERE (organization_id, message_id) IN (SELECT organization_id, message_id              FROM inbox_messages WHERE at < now() - interval '400 days' LIMIT 1000)",
         );
         let metering = Consumer {
             spec: ConsumerSpec::new("billing-metering", EVENTS_STREAM, "events.>"),

@@ -17,7 +17,8 @@ use crate::ledger::{Ledger, Moved};
 use crate::meter::{self, Effect};
 use crate::periods::month_start;
 use crate::plans;
-use crate::store::{activity, subscriptions, usage};
+use crate::store::{self, activity, subscriptions, usage};
+use crate::analytics;
 use crate::Services;
 
 pub struct Metering {
@@ -42,6 +43,9 @@ impl Handler for Metering {
             members(tx, org, kind, data).await?;
             if kind == proto::events::ORG_CREATED {
                 crate::subscribe(tx, &self.services, org).await?;
+            }
+            if let Some(fact) = analytics::fact(kind, event.time, data) {
+                store::analytics::apply(tx, org, &fact).await?;
             }
             if let Some(effect) = meter::effect(kind, data) {
                 self.apply(tx, org, event.id, event.time, effect).await?;

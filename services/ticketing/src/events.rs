@@ -46,6 +46,11 @@ pub fn ticket(t: &Ticket, actor: Actor, changed: &[&str]) -> ev::Ticket {
         conversation_id: t.conversation_id,
         changed: changed.iter().map(|c| (*c).to_owned()).collect(),
         actor_id: actor.user_id(),
+        created_at: Some(t.created_at),
+        first_response_at: t.first_response_at,
+        resolved_at: t.resolved_at,
+        closed_at: t.closed_at,
+        reopen_count: t.reopen_count,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod activity;
 mod budgets;
+mod metrics;
 mod plans;
 mod refunds;
 mod stripe;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .merge(stripe::routes())
         .merge(budgets::routes())
         .merge(refunds::routes())
+        .merge(metrics::routes())
         .with_state(state)
         .split_for_parts()
 }

@@ -2,6 +2,7 @@
 //! organization.
 
 pub mod activity;
+pub mod analytics;
 pub mod plans;
 pub mod refunds;
 pub mod subscriptions;

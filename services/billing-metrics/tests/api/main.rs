@@ -4,6 +4,7 @@
 mod helpers;
 
 mod activity;
+mod analytics;
 mod metering;
 mod plans;
 mod refunds;
