@@ -34,14 +34,39 @@ pub enum Fact {
     /// The ticket as it is now, by its own clock.
     Snapshot(Snapshot),
     /// A public agent reply.
-    AgentReply { ticket: Uuid, author: Option<Uuid>, at: DateTime<Utc> },
-    Escalated { ticket: Uuid, at: DateTime<Utc> },
-    Rated { ticket: Uuid, rating: i16, assignee: Option<Uuid>, at: DateTime<Utc> },
-    Deleted { ticket: Uuid },
+    AgentReply {
+        ticket: Uuid,
+        author: Option<Uuid>,
+        at: DateTime<Utc>,
+    },
+    Escalated {
+        ticket: Uuid,
+        at: DateTime<Utc>,
+    },
+    Rated {
+        ticket: Uuid,
+        rating: i16,
+        assignee: Option<Uuid>,
+        at: DateTime<Utc>,
+    },
+    Deleted {
+        ticket: Uuid,
+    },
     /// A customer's message; `since` is when they sent it.
-    Received { message: Uuid, conversation: Uuid, at: DateTime<Utc>, since: DateTime<Utc> },
-    Sent { message: Uuid, conversation: Uuid, at: DateTime<Utc> },
-    ConversationNew { at: DateTime<Utc> },
+    Received {
+        message: Uuid,
+        conversation: Uuid,
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+    },
+    Sent {
+        message: Uuid,
+        conversation: Uuid,
+        at: DateTime<Utc>,
+    },
+    ConversationNew {
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,11 +145,9 @@ pub fn fact(event_type: &str, at: DateTime<Utc>, data: &Value) -> Option<Fact> {
                 since: sent,
             })
         }
-        ev::INBOX_MESSAGE_SENT => Some(Fact::Sent {
-            message: uuid(data, "message_id")?,
-            conversation: uuid(data, "conversation_id")?,
-            at,
-        }),
+        ev::INBOX_MESSAGE_SENT => {
+            Some(Fact::Sent { message: uuid(data, "message_id")?, conversation: uuid(data, "conversation_id")?, at })
+        }
         ev::INBOX_CONVERSATION_CREATED => Some(Fact::ConversationNew { at }),
         _ => None,
     }
@@ -257,7 +280,10 @@ mod tests {
         assert_eq!(fact("ticket.comment.created", at("2026-03-01T11:00:00Z"), &note), None);
         let customer = json!({"ticket_id": t, "is_internal": false, "author_kind": "customer"});
         assert_eq!(fact("ticket.comment.created", at("2026-03-01T11:00:00Z"), &customer), None);
-        assert_eq!(fact("ticket.csat.submitted", at("2026-03-01T11:00:00Z"), &json!({"ticket_id": t, "rating": 9})), None);
+        assert_eq!(
+            fact("ticket.csat.submitted", at("2026-03-01T11:00:00Z"), &json!({"ticket_id": t, "rating": 9})),
+            None
+        );
         assert_eq!(fact("feedback.created", at("2026-03-01T11:00:00Z"), &json!({})), None);
     }
 

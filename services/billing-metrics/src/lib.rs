@@ -32,6 +32,9 @@ pub use config::Config;
 
 use crate::store::subscriptions::{self, Subscription};
 
+/// Events per metering transaction, at most.
+pub const METERING_BATCH: usize = 256;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/billing-metrics");
 
 platform::app_state!(AppState, Services);
@@ -144,7 +147,8 @@ impl Application {
             "DELETE FROM inbox_messages WHERE (organization_id, message_id) IN (SELECT organization_id, message_id              FROM inbox_messages WHERE at < now() - interval '400 days' LIMIT 1000)",
         );
         let metering = Consumer {
-            spec: ConsumerSpec::new("billing-metering", EVENTS_STREAM, "events.>"),
+            // Events applied as sets: a batch's counters are added up before they are written.
+            spec: ConsumerSpec::new("billing-metering", EVENTS_STREAM, "events.>").batched(METERING_BATCH, 4),
             pool: runtime.pool.clone(),
             bus: runtime.bus.clone(),
             metrics: runtime.metrics.clone(),

@@ -31,6 +31,22 @@ pub struct Delivery {
 pub trait Handler: Send + Sync + 'static {
     fn handle<'a>(&'a self, tx: &'a mut PgConnection, delivery: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>>;
 
+    /// The effect of several messages (each new to this consumer) in one transaction, for
+    /// consumers run with [`ConsumerSpec::batch`]. By default each is handled in turn; a
+    /// handler overrides it to apply them as sets (one statement for many rows).
+    fn handle_batch<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        deliveries: &'a [Delivery],
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            for d in deliveries {
+                self.handle(tx, d).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// When a parked copy of this message must be deleted (e.g. it carries a one-time link that
     /// expires); `None` keeps it for the dead-letter retention.
     fn dead_letter_expires_at(&self, delivery: &Delivery) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -69,6 +85,10 @@ pub struct ConsumerSpec {
     /// Delay before each redelivery; the last one repeats.
     pub backoff: Vec<Duration>,
     pub concurrency: usize,
+    /// Up to this many messages already received are applied in one transaction (1: each in
+    /// its own). A batch that fails is retried message by message, so one bad message is
+    /// retried, and parked, alone.
+    pub batch: usize,
 }
 
 impl ConsumerSpec {
@@ -85,7 +105,15 @@ impl ConsumerSpec {
                 Duration::from_secs(120),
             ],
             concurrency: 32,
+            batch: 1,
         }
+    }
+
+    /// Applies up to `batch` messages per transaction, `concurrency` transactions at once.
+    pub fn batched(mut self, batch: usize, concurrency: usize) -> Self {
+        self.batch = batch.max(1);
+        self.concurrency = concurrency.max(1);
+        self
     }
 
     fn delay(&self, attempt: i64) -> Duration {
@@ -154,7 +182,7 @@ impl Consumer {
         // ack_wait; heartbeats make a dead connection end this stream within seconds.
         let messages = consumer
             .stream()
-            .max_messages_per_batch(self.spec.concurrency.max(1))
+            .max_messages_per_batch((self.spec.concurrency * self.spec.batch).clamp(1, 1024))
             .heartbeat(IDLE_HEARTBEAT)
             .expires(Duration::from_secs(10))
             .messages()
@@ -169,19 +197,129 @@ impl Consumer {
             }
         });
         let this = self.clone();
-        let result = messages
-            .take_until(shutdown.cancelled_owned())
-            .map_err(|e| anyhow::anyhow!(e))
-            .try_for_each_concurrent(self.spec.concurrency, move |msg| {
-                let this = this.clone();
-                async move {
-                    this.process(msg).await;
-                    Ok(())
-                }
-            })
-            .await;
+        let result = if self.spec.batch > 1 {
+            // Whatever has arrived, up to a batch: no waiting to fill one. An error of the
+            // message stream ends it (after the batch's good messages), as below.
+            messages
+                .take_until(shutdown.cancelled_owned())
+                .ready_chunks(self.spec.batch)
+                .map(Ok::<_, anyhow::Error>)
+                .try_for_each_concurrent(self.spec.concurrency, |chunk| {
+                    let this = this.clone();
+                    async move {
+                        let mut ok = Vec::with_capacity(chunk.len());
+                        let mut failed = None;
+                        for m in chunk {
+                            match m {
+                                Ok(m) => ok.push(m),
+                                Err(e) => failed = Some(anyhow::anyhow!(e)),
+                            }
+                        }
+                        this.process_batch(ok).await;
+                        failed.map_or(Ok(()), Err)
+                    }
+                })
+                .await
+        } else {
+            messages
+                .take_until(shutdown.cancelled_owned())
+                .map_err(|e| anyhow::anyhow!(e))
+                .try_for_each_concurrent(self.spec.concurrency, move |msg| {
+                    let this = this.clone();
+                    async move {
+                        this.process(msg).await;
+                        Ok(())
+                    }
+                })
+                .await
+        };
         lag_task.abort();
         result
+    }
+
+    /// Applies `msgs` in one transaction and acks them; if that fails, each on its own.
+    async fn process_batch(&self, msgs: Vec<async_nats::jetstream::Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut deliveries = Vec::with_capacity(msgs.len());
+        let mut ids = Vec::with_capacity(msgs.len());
+        for msg in &msgs {
+            match self.delivery(msg) {
+                // A message without an id goes the single way, to be parked.
+                None => return self.one_by_one(msgs).await,
+                Some(d) => {
+                    ids.push(d.event_id);
+                    deliveries.push(d);
+                }
+            }
+        }
+        let work = crate::cache::collect(self.apply_batch(&ids, deliveries));
+        tokio::pin!(work);
+        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        let outcome = loop {
+            tokio::select! {
+                (outcome, touched) = &mut work => {
+                    if outcome.is_ok() && !touched.is_empty() {
+                        self.handler.committed(touched).await;
+                    }
+                    break outcome;
+                }
+                _ = progress.tick() => {
+                    futures::future::join_all(msgs.iter().map(|m| m.ack_with(AckKind::Progress))).await;
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                futures::future::join_all(msgs.iter().map(|m| m.ack())).await;
+            }
+            Err(err) => {
+                tracing::warn!(consumer = %self.spec.name, size = msgs.len(), error = %err, "batch failed; applying its messages one by one");
+                self.one_by_one(msgs).await;
+            }
+        }
+    }
+
+    async fn one_by_one(&self, msgs: Vec<async_nats::jetstream::Message>) {
+        for msg in msgs {
+            self.process(msg).await;
+        }
+    }
+
+    /// Records the new ones of `ids` as processed and hands their deliveries (each event once,
+    /// also when the batch holds two copies) to the handler, in one transaction.
+    async fn apply_batch(&self, ids: &[Uuid], deliveries: Vec<Delivery>) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let fresh: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&self.spec.name)
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut seen = std::collections::HashSet::with_capacity(fresh.len());
+        let new: Vec<Delivery> =
+            deliveries.into_iter().filter(|d| fresh.contains(&d.event_id) && seen.insert(d.event_id)).collect();
+        if !new.is_empty() {
+            self.handler.handle_batch(&mut tx, &new).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn delivery(&self, msg: &async_nats::jetstream::Message) -> Option<Delivery> {
+        let attempt = msg.info().map(|i| i.delivered).unwrap_or(1);
+        let event_id = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .and_then(|v| Uuid::parse_str(v.as_str()).ok())
+            .or_else(|| event_id_of(&msg.payload))?;
+        Some(Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt })
     }
 
     async fn process(&self, msg: async_nats::jetstream::Message) {
@@ -193,17 +331,11 @@ impl Consumer {
             .and_then(|v| TraceContext::parse(v.as_str()))
             .map(|c| c.child())
             .unwrap_or_else(TraceContext::new_root);
-        let event_id = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-            .and_then(|v| Uuid::parse_str(v.as_str()).ok())
-            .or_else(|| event_id_of(&msg.payload));
-        let Some(event_id) = event_id else {
+        let Some(delivery) = self.delivery(&msg) else {
             self.dead_letter(&msg, None, "message has no event id", attempt, None).await;
             return;
         };
-        let delivery = Delivery { subject: msg.subject.to_string(), event_id, payload: msg.payload.clone(), attempt };
+        let event_id = delivery.event_id;
         let work = telemetry::scope(parent, crate::cache::collect(self.apply(&delivery)));
         tokio::pin!(work);
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);

@@ -129,6 +129,37 @@ async fn refunds() -> anyhow::Result<String> {
     ))
 }
 
+/// A `ticket.created` payload as ticketing writes it (analytics reads all of it).
+fn ticket(org: Uuid, n: usize) -> serde_json::Value {
+    let now = chrono::Utc::now();
+    serde_json::to_value(proto::events::Ticket {
+        organization_id: org,
+        ticket_id: Uuid::now_v7(),
+        number: format!("TKT-2026-{n:06}"),
+        subject: "The export button does nothing".into(),
+        status: "open".into(),
+        status_before: None,
+        priority: "normal".into(),
+        severity: "normal".into(),
+        category: "technical".into(),
+        tags: vec!["export".into()],
+        source: "web".into(),
+        customer_id: Some(Uuid::now_v7()),
+        assignee_id: None,
+        team_id: None,
+        project_id: None,
+        conversation_id: None,
+        changed: vec![],
+        actor_id: Some(Uuid::now_v7()),
+        created_at: Some(now),
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+        reopen_count: 0,
+    })
+    .unwrap_or_default()
+}
+
 /// Publishes `per_org` `ticket.created` events for each organization, each twice (no
 /// `Nats-Msg-Id`, so the server keeps both copies).
 async fn load(nats: &async_nats::Client, prefix: &str, orgs: &[Uuid], per_org: usize) -> anyhow::Result<()> {
@@ -141,7 +172,7 @@ async fn load(nats: &async_nats::Client, prefix: &str, orgs: &[Uuid], per_org: u
                 "ticket.created",
                 Some(*org),
                 Some(Uuid::now_v7().to_string()),
-                json!({"organization_id": org, "ticket_id": Uuid::now_v7(), "n": i}),
+                ticket(*org, i),
             );
             let payload: bytes::Bytes = serde_json::to_vec(&event)?.into();
             for _ in 0..2 {

@@ -44,6 +44,40 @@ pub async fn record(conn: &mut PgConnection, id: Uuid, org: Uuid, at: DateTime<U
     Ok(())
 }
 
+/// Writes rows `(id, organization, time, activity)` in one statement; ids already logged are
+/// skipped.
+pub async fn record_all(conn: &mut PgConnection, rows: &[(Uuid, Uuid, DateTime<Utc>, Activity)]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let orgs: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
+    let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.2).collect();
+    let actors: Vec<Option<Uuid>> = rows.iter().map(|r| r.3.actor_id).collect();
+    let actions: Vec<&str> = rows.iter().map(|r| r.3.action.as_str()).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.3.resource_type.as_str()).collect();
+    let resources: Vec<Option<&str>> = rows.iter().map(|r| r.3.resource_id.as_deref()).collect();
+    let metadata: Vec<&serde_json::Value> = rows.iter().map(|r| &r.3.metadata).collect();
+    sqlx::query(
+        "INSERT INTO activity_logs (id, organization_id, created_at, actor_id, action, resource_type, resource_id, \
+           metadata) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::text[], $6::text[], \
+           $7::text[], $8::jsonb[]) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(ids)
+    .bind(orgs)
+    .bind(times)
+    .bind(actors)
+    .bind(actions)
+    .bind(types)
+    .bind(resources)
+    .bind(metadata)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Default)]
 pub struct Filter {
     pub actor: Option<Uuid>,

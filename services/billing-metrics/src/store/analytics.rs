@@ -11,9 +11,8 @@ use crate::analytics::{Fact, Granularity, Snapshot};
 pub async fn apply(conn: &mut PgConnection, org: Uuid, fact: &Fact) -> sqlx::Result<()> {
     match fact {
         Fact::Snapshot(s) => snapshot(conn, org, s).await,
-        Fact::AgentReply { ticket, author, at } => {
-            sqlx::query(
-                "INSERT INTO ticket_facts (organization_id, ticket_id, first_response_at, first_responder_id, \
+        Fact::AgentReply { ticket, author, at } => sqlx::query(
+            "INSERT INTO ticket_facts (organization_id, ticket_id, first_response_at, first_responder_id, \
                    first_reply_at, agent_replies) VALUES ($1, $2, $3, $4, $3, 1) \
                  ON CONFLICT (organization_id, ticket_id) DO UPDATE SET \
                    agent_replies = ticket_facts.agent_replies + 1, \
@@ -22,15 +21,14 @@ pub async fn apply(conn: &mut PgConnection, org: Uuid, fact: &Fact) -> sqlx::Res
                        OR EXCLUDED.first_reply_at < ticket_facts.first_reply_at \
                      THEN EXCLUDED.first_responder_id ELSE ticket_facts.first_responder_id END, \
                    first_reply_at = LEAST(ticket_facts.first_reply_at, EXCLUDED.first_reply_at)",
-            )
-            .bind(org)
-            .bind(ticket)
-            .bind(at)
-            .bind(author)
-            .execute(conn)
-            .await
-            .map(drop)
-        }
+        )
+        .bind(org)
+        .bind(ticket)
+        .bind(at)
+        .bind(author)
+        .execute(conn)
+        .await
+        .map(drop),
         Fact::Escalated { ticket, at } => sqlx::query(
             "INSERT INTO ticket_facts (organization_id, ticket_id, escalated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (organization_id, ticket_id) DO UPDATE \
@@ -215,14 +213,12 @@ pub async fn period_of(
     g: Granularity,
     at: DateTime<Utc>,
 ) -> sqlx::Result<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> {
-    sqlx::query_as(
-        "SELECT s, s + $2::interval, s - $2::interval FROM date_trunc($1, $3::timestamptz, 'UTC') s",
-    )
-    .bind(g.field())
-    .bind(g.interval())
-    .bind(at)
-    .fetch_one(conn)
-    .await
+    sqlx::query_as("SELECT s, s + $2::interval, s - $2::interval FROM date_trunc($1, $3::timestamptz, 'UTC') s")
+        .bind(g.field())
+        .bind(g.interval())
+        .bind(at)
+        .fetch_one(conn)
+        .await
 }
 
 /// One agent's figures in a period.

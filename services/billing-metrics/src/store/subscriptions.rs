@@ -62,6 +62,16 @@ pub async fn get(conn: &mut PgConnection, org: Uuid) -> sqlx::Result<Option<Subs
         .await
 }
 
+/// The plan of each of `orgs` that has a subscription.
+pub async fn plans_of(conn: &mut PgConnection, orgs: &[Uuid]) -> sqlx::Result<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT organization_id, plan FROM subscriptions WHERE organization_id = ANY($1)")
+            .bind(orgs)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The subscription, locked for a change in this transaction.
 pub async fn lock(conn: &mut PgConnection, org: Uuid) -> sqlx::Result<Option<Subscription>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM subscriptions WHERE organization_id = $1 FOR UPDATE"))

@@ -32,6 +32,32 @@ pub async fn add(
     Ok((after - delta, after))
 }
 
+/// Adds each delta to its counter `(organization, metric, period)`, in the order given (sort
+/// the keys, so concurrent batches lock rows in one order); each counter's value after.
+pub async fn add_all(
+    conn: &mut PgConnection,
+    keys: &[(Uuid, &str, DateTime<Utc>, i64)],
+) -> sqlx::Result<Vec<(Uuid, String, DateTime<Utc>, i64)>> {
+    let orgs: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let metrics: Vec<&str> = keys.iter().map(|k| k.1).collect();
+    let periods: Vec<DateTime<Utc>> = keys.iter().map(|k| k.2).collect();
+    let deltas: Vec<i64> = keys.iter().map(|k| k.3).collect();
+    sqlx::query_as(
+        "INSERT INTO usage (organization_id, metric, period_start, value) \
+         SELECT o, m, p, v FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int8[]) WITH ORDINALITY AS k(o, m, p, v, n) \
+         ORDER BY n \
+         ON CONFLICT (organization_id, metric, period_start) \
+           DO UPDATE SET value = usage.value + EXCLUDED.value, updated_at = now() \
+         RETURNING organization_id, metric, period_start, value",
+    )
+    .bind(orgs)
+    .bind(metrics)
+    .bind(periods)
+    .bind(deltas)
+    .fetch_all(conn)
+    .await
+}
+
 /// Counts `member` toward gauge `metric` (once); the gauge before and after.
 pub async fn gauge_add(conn: &mut PgConnection, org: Uuid, metric: &str, member: Uuid) -> sqlx::Result<(i64, i64)> {
     let inserted = sqlx::query(

@@ -104,7 +104,14 @@ async fn figures_match_a_hand_computed_week_of_tickets_and_conversations() {
     d.ticket(CREATED, "2026-03-02T10:00:00Z", t1, t);
     d.ticket(ASSIGNED, "2026-03-02T10:01:00Z", t1, T { assignee: Some(ag1), ..t });
     d.reply("2026-03-02T10:30:00Z", t1, ag1);
-    let done = T { status: "resolved", assignee: Some(ag1), actor: Some(ag1), first_response: Some("2026-03-02T10:30:00Z"), resolved: Some("2026-03-02T12:00:00Z"), ..t };
+    let done = T {
+        status: "resolved",
+        assignee: Some(ag1),
+        actor: Some(ag1),
+        first_response: Some("2026-03-02T10:30:00Z"),
+        resolved: Some("2026-03-02T12:00:00Z"),
+        ..t
+    };
     d.ticket(STATUS, "2026-03-02T12:00:00Z", t1, done);
     d.push(ev::TICKET_CSAT_SUBMITTED, "2026-03-03T09:00:00Z",
         json!({"organization_id": owner.org, "ticket_id": t1, "number": "TKT-2026-000001", "rating": 5, "comment": null, "assignee_id": ag1}));
@@ -116,7 +123,13 @@ async fn figures_match_a_hand_computed_week_of_tickets_and_conversations() {
     d.push(ev::TICKET_ESCALATED, "2026-03-02T12:30:00Z",
         json!({"organization_id": owner.org, "ticket_id": t2, "escalation_id": Uuid::now_v7(), "reason": "angry", "priority": "high", "origin": "manual", "assignee_id": null}));
     d.reply("2026-03-02T13:00:00Z", t2, ag2);
-    let done = T { status: "resolved", actor: Some(ag2), first_response: Some("2026-03-02T12:00:00Z"), resolved: Some("2026-03-03T11:00:00Z"), ..t };
+    let done = T {
+        status: "resolved",
+        actor: Some(ag2),
+        first_response: Some("2026-03-02T12:00:00Z"),
+        resolved: Some("2026-03-03T11:00:00Z"),
+        ..t
+    };
     d.ticket(STATUS, "2026-03-03T11:00:00Z", t2, done);
     d.push(ev::TICKET_CSAT_SUBMITTED, "2026-03-03T12:00:00Z",
         json!({"organization_id": owner.org, "ticket_id": t2, "number": "TKT-2026-000002", "rating": 2, "comment": "slow", "assignee_id": ag2}));
@@ -136,7 +149,14 @@ async fn figures_match_a_hand_computed_week_of_tickets_and_conversations() {
     for (id, day) in [(t5, "2026-02-24"), (t6, "2026-02-25")] {
         let created = format!("{day}T10:00:00Z");
         let resolved = format!("{day}T11:00:00Z");
-        let t = T { status: "resolved", created: &created, assignee: Some(ag2), actor: Some(ag2), resolved: Some(&resolved), ..T::default() };
+        let t = T {
+            status: "resolved",
+            created: &created,
+            assignee: Some(ag2),
+            actor: Some(ag2),
+            resolved: Some(&resolved),
+            ..T::default()
+        };
         d.ticket(CREATED, &created, id, T { status: "open", resolved: None, ..t });
         d.ticket(STATUS, &resolved, id, t);
     }
@@ -150,8 +170,10 @@ async fn figures_match_a_hand_computed_week_of_tickets_and_conversations() {
     // C2: a reply after 120 s, then another reply nobody waited for. C1 again late Tuesday,
     // answered after midnight: 1,200 s on Wednesday.
     let (c1, c2) = (Uuid::now_v7(), Uuid::now_v7());
-    let conversation = |c: Uuid| json!({"organization_id": owner.org, "conversation_id": c, "connection_id": Uuid::now_v7(),
-        "platform": "whatsapp", "contact": {"external_id": "1", "name": null, "username": null}, "status": "open", "assignee_id": null, "changed": []});
+    let conversation = |c: Uuid| {
+        json!({"organization_id": owner.org, "conversation_id": c, "connection_id": Uuid::now_v7(),
+        "platform": "whatsapp", "contact": {"external_id": "1", "name": null, "username": null}, "status": "open", "assignee_id": null, "changed": []})
+    };
     d.push(ev::INBOX_CONVERSATION_CREATED, "2026-03-02T09:00:00Z", conversation(c1));
     d.received("2026-03-02T09:00:00Z", "2026-03-02T08:59:00Z", c1);
     d.received("2026-03-02T09:01:00Z", "2026-03-02T09:01:00Z", c1);
@@ -168,7 +190,12 @@ async fn figures_match_a_hand_computed_week_of_tickets_and_conversations() {
         app.publish(e).await;
     }
     let mut theirs = Desk { org: other.org, events: vec![] };
-    theirs.ticket(CREATED, "2026-03-02T10:00:00Z", Uuid::now_v7(), T { status: "open", created: "2026-03-02T10:00:00Z", ..T::default() });
+    theirs.ticket(
+        CREATED,
+        "2026-03-02T10:00:00Z",
+        Uuid::now_v7(),
+        T { status: "open", created: "2026-03-02T10:00:00Z", ..T::default() },
+    );
     app.publish(&theirs.events[0]).await;
 
     let expected = i64::try_from(d.events.len()).unwrap();

@@ -132,3 +132,63 @@ async fn a_message_without_an_event_id_is_parked() {
     assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
     stop.cancel();
 }
+
+/// Applies batches, refusing any that holds a `poison` event; records the largest batch.
+pub struct Batches {
+    pub largest: AtomicUsize,
+}
+
+impl Handler for Batches {
+    fn handle<'a>(&'a self, tx: &'a mut PgConnection, d: &'a Delivery) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let e: CloudEvent<serde_json::Value> = serde_json::from_slice(&d.payload)?;
+            if e.data["poison"] == true {
+                anyhow::bail!("poisoned");
+            }
+            sqlx::query("INSERT INTO effects (event_id, attempt) VALUES ($1, $2)")
+                .bind(d.event_id)
+                .bind(d.attempt)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn handle_batch<'a>(&'a self, tx: &'a mut PgConnection, ds: &'a [Delivery]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.largest.fetch_max(ds.len(), Ordering::SeqCst);
+            for d in ds {
+                self.handle(tx, d).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn batches_apply_each_event_once_and_a_bad_message_fails_alone() {
+    let (pool, bus) = setup().await;
+    // Everything is in the stream before the consumer starts: it arrives in batches.
+    let good: Vec<_> = (0..40).map(|_| event()).collect();
+    for e in &good {
+        publish_raw(&bus, e).await;
+    }
+    for e in good.iter().take(10) {
+        publish_raw(&bus, e).await;
+    }
+    let mut poison = event();
+    poison.data = serde_json::json!({"poison": true});
+    publish_raw(&bus, &poison).await;
+    let handler = Arc::new(Batches { largest: AtomicUsize::new(0) });
+    let stop = start(&pool, &bus, spec(2).batched(64, 2), handler.clone());
+    count_reaches(&pool, "SELECT count(*) FROM dead_letters", 1, WAIT).await;
+    settled(&bus, DURABLE, 51).await;
+    let per_event: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM effects GROUP BY event_id").fetch_all(&pool).await.unwrap();
+    assert_eq!(per_event, vec![1; 40], "each good event once, whatever batch it was in");
+    let parked: Option<String> =
+        sqlx::query_scalar("SELECT event_id FROM dead_letters").fetch_one(&pool).await.unwrap();
+    assert_eq!(parked, Some(poison.id.to_string()));
+    assert!(handler.largest.load(Ordering::SeqCst) > 1, "applied in batches");
+    stop.cancel();
+}
