@@ -18,8 +18,8 @@ CREATE TABLE ticket_facts (
     -- of a ticket closed without being resolved.
     resolved_at TIMESTAMPTZ,
     -- The latest resolution was the system's (a rule, the assistant): automated when no agent
-    -- had replied before it.
-    resolved_by_system BOOLEAN NOT NULL DEFAULT false,
+    -- had replied before it. NULL: no resolution seen.
+    resolved_by_system BOOLEAN,
     status TEXT,
     assignee_id UUID,
     team_id UUID,

@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::analytics;
+use crate::analytics::{self, Fact, Snapshot};
 use crate::ledger::{Ledger, Moved};
 use crate::meter::{self, Effect};
 use crate::periods::month_start;
@@ -49,7 +49,7 @@ impl Handler for Metering {
             let Some((event, org)) = read(d) else { return Ok(()) };
             let a = meter::activity(&event.event_type, event.subject.as_deref(), &event.data);
             activity::record(tx, event.id, org, event.time, &a).await?;
-            if let Some(effect) = self.side_effects(tx, org, &event).await? {
+            if let Some(effect) = self.side_effects(tx, org, &event, None).await? {
                 self.apply(tx, org, event.id, event.time, effect).await?;
             }
             Ok(())
@@ -67,6 +67,7 @@ impl Handler for Metering {
         Box::pin(async move {
             let mut rows = Vec::with_capacity(deliveries.len());
             let mut counts: BTreeMap<Counter, Added> = BTreeMap::new();
+            let mut snapshots = Vec::new();
             for d in deliveries {
                 let Some((event, org)) = read(d) else { continue };
                 rows.push((
@@ -75,7 +76,7 @@ impl Handler for Metering {
                     event.time,
                     meter::activity(&event.event_type, event.subject.as_deref(), &event.data),
                 ));
-                match self.side_effects(tx, org, &event).await? {
+                match self.side_effects(tx, org, &event, Some(&mut snapshots)).await? {
                     Some(Effect::Count(metric)) => {
                         let c =
                             counts.entry((org, metric, month_start(event.time))).or_insert((0, event.id, event.time));
@@ -89,6 +90,15 @@ impl Handler for Metering {
                 }
             }
             activity::record_all(tx, &rows).await?;
+            // One statement for the tickets seen once in the batch; a ticket seen again is
+            // applied on its own (the upsert of one statement touches a row once).
+            let mut seen = std::collections::HashSet::new();
+            let (once, again): (Vec<_>, Vec<_>) = snapshots.iter().partition(|(org, s)| seen.insert((*org, s.ticket)));
+            let once: Vec<(Uuid, &Snapshot)> = once.into_iter().map(|(o, s)| (*o, s)).collect();
+            store::analytics::snapshots(tx, &once).await?;
+            for (org, s) in again {
+                store::analytics::snapshots(tx, &[(*org, s)]).await?;
+            }
             if counts.is_empty() {
                 return Ok(());
             }
@@ -127,12 +137,14 @@ impl Handler for Metering {
 
 impl Metering {
     /// What an event changes besides the activity log and counters: members, a new
-    /// organization's subscription, analytics, gauges; its counter effect, if any, is returned.
+    /// organization's subscription, analytics; its usage effect, if any, is returned. Ticket
+    /// snapshots go to `snapshots` when given, to be written together.
     async fn side_effects(
         &self,
         tx: &mut PgConnection,
         org: Uuid,
         event: &CloudEvent<Value>,
+        snapshots: Option<&mut Vec<(Uuid, Snapshot)>>,
     ) -> anyhow::Result<Option<Effect>> {
         let (kind, data) = (event.event_type.as_str(), &event.data);
         members(tx, org, kind, data).await?;
@@ -140,7 +152,10 @@ impl Metering {
             crate::subscribe(tx, &self.services, org).await?;
         }
         if let Some(fact) = analytics::fact(kind, event.time, data) {
-            store::analytics::apply(tx, org, &fact).await?;
+            match (fact, snapshots) {
+                (Fact::Snapshot(s), Some(later)) => later.push((org, s)),
+                (fact, _) => store::analytics::apply(tx, org, &fact).await?,
+            }
         }
         Ok(meter::effect(kind, data))
     }

@@ -10,7 +10,7 @@ use crate::analytics::{Fact, Granularity, Snapshot};
 /// Applies `fact` of organization `org`.
 pub async fn apply(conn: &mut PgConnection, org: Uuid, fact: &Fact) -> sqlx::Result<()> {
     match fact {
-        Fact::Snapshot(s) => snapshot(conn, org, s).await,
+        Fact::Snapshot(s) => snapshots(conn, &[(org, s)]).await,
         Fact::AgentReply { ticket, author, at } => sqlx::query(
             "INSERT INTO ticket_facts (organization_id, ticket_id, first_response_at, first_responder_id, \
                    first_reply_at, agent_replies) VALUES ($1, $2, $3, $4, $3, 1) \
@@ -76,12 +76,20 @@ pub async fn apply(conn: &mut PgConnection, org: Uuid, fact: &Fact) -> sqlx::Res
     }
 }
 
-async fn snapshot(conn: &mut PgConnection, org: Uuid, s: &Snapshot) -> sqlx::Result<()> {
+/// Applies ticket snapshots `(organization, snapshot)` in one statement; a ticket appears at
+/// most once in `rows`.
+pub async fn snapshots(conn: &mut PgConnection, rows: &[(Uuid, &Snapshot)]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&Snapshot) -> Option<DateTime<Utc>>| rows.iter().map(|(_, s)| f(s)).collect::<Vec<_>>();
+    let ids = |f: fn(&Snapshot) -> Option<Uuid>| rows.iter().map(|(_, s)| f(s)).collect::<Vec<_>>();
     // The newest snapshot decides the ticket's state; times never go back.
     sqlx::query(
         "INSERT INTO ticket_facts (organization_id, ticket_id, created_at, first_response_at, resolved_at, status, \
            assignee_id, team_id, reopen_count, resolved_by_system, as_of) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, false), $11) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], \
+           $6::text[], $7::uuid[], $8::uuid[], $9::int4[], $10::bool[], $11::timestamptz[]) \
          ON CONFLICT (organization_id, ticket_id) DO UPDATE SET \
            created_at = COALESCE(ticket_facts.created_at, EXCLUDED.created_at), \
            first_response_at = LEAST(ticket_facts.first_response_at, EXCLUDED.first_response_at), \
@@ -92,21 +100,21 @@ async fn snapshot(conn: &mut PgConnection, org: Uuid, s: &Snapshot) -> sqlx::Res
              ELSE ticket_facts.assignee_id END, \
            team_id = CASE WHEN EXCLUDED.as_of >= ticket_facts.as_of THEN EXCLUDED.team_id ELSE ticket_facts.team_id END, \
            reopen_count = GREATEST(ticket_facts.reopen_count, EXCLUDED.reopen_count), \
-           resolved_by_system = CASE WHEN $10 IS NULL OR EXCLUDED.as_of < ticket_facts.as_of \
-             THEN ticket_facts.resolved_by_system ELSE $10 END, \
+           resolved_by_system = CASE WHEN EXCLUDED.resolved_by_system IS NULL OR EXCLUDED.as_of < ticket_facts.as_of \
+             THEN ticket_facts.resolved_by_system ELSE EXCLUDED.resolved_by_system END, \
            as_of = GREATEST(ticket_facts.as_of, EXCLUDED.as_of)",
     )
-    .bind(org)
-    .bind(s.ticket)
-    .bind(s.created_at)
-    .bind(s.first_response_at)
-    .bind(s.resolved_at)
-    .bind(&s.status)
-    .bind(s.assignee)
-    .bind(s.team)
-    .bind(s.reopen_count)
-    .bind(s.resolved_by_system)
-    .bind(s.as_of)
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, s)| s.ticket).collect::<Vec<_>>())
+    .bind(col(|s| s.created_at))
+    .bind(col(|s| s.first_response_at))
+    .bind(col(|s| s.resolved_at))
+    .bind(rows.iter().map(|(_, s)| s.status.as_str()).collect::<Vec<_>>())
+    .bind(ids(|s| s.assignee))
+    .bind(ids(|s| s.team))
+    .bind(rows.iter().map(|(_, s)| s.reopen_count).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, s)| s.resolved_by_system).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, s)| s.as_of).collect::<Vec<_>>())
     .execute(conn)
     .await
     .map(drop)
@@ -186,7 +194,7 @@ pub async fn performance(
              count(*) FILTER (WHERE reopen_count = 0 AND agent_replies <= 1) AS first_contact, \
              count(*) FILTER (WHERE automated) AS automated \
            FROM (SELECT extract(epoch FROM resolved_at - created_at)::float8 AS d, reopen_count, agent_replies, \
-               resolved_by_system AND (first_reply_at IS NULL OR first_reply_at > resolved_at) AS automated \
+               COALESCE(resolved_by_system, false) AND (first_reply_at IS NULL OR first_reply_at > resolved_at) AS automated \
              FROM ticket_facts WHERE organization_id = $1 AND NOT deleted \
                AND resolved_at >= b.period_start AND resolved_at < b.period_end) x) r \
          CROSS JOIN LATERAL (SELECT count(*) AS responded, avg(d) AS response_avg, \
