@@ -1,7 +1,9 @@
 //! What quota checks are answered from: each organization's plan, status and usage, kept in
 //! memory. The metering consumer of this replica moves the figures as it commits; the rest
-//! (another replica's counting, a plan change) arrives within the TTL, when an organization's
-//! figures are read again. A check of figures in memory touches no database.
+//! (another replica's counting, a plan change) arrives when an organization's figures are read
+//! again after the TTL. That read happens in the background while checks go on answering from
+//! the figures in memory (stale-while-revalidate), so a check waits for the database only the
+//! first time an organization is asked about, or when its figures are far past the TTL.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -38,13 +40,40 @@ pub struct Moved {
 /// The catalog in memory and when it was read.
 type Catalog = (Option<Instant>, HashMap<String, Arc<Plan>>);
 
+type Orgs = Arc<RwLock<HashMap<Uuid, Figures>>>;
+
+/// Figures older than this many TTLs are read again before answering.
+const STALE_TTLS: u32 = 4;
+
 pub struct Ledger {
     pool: PgPool,
     ttl: Duration,
-    orgs: RwLock<HashMap<Uuid, Figures>>,
+    orgs: Orgs,
+    /// Organizations whose figures are being read in the background.
+    refreshing: Arc<Mutex<std::collections::HashSet<Uuid>>>,
     plans: RwLock<Catalog>,
     /// Changes of transactions not known to be committed yet, by event id.
     pending: Mutex<HashMap<Uuid, Moved>>,
+}
+
+/// Reads `org`'s figures of `period` and keeps them. A counter never goes below what this
+/// replica's consumer committed meanwhile (a read that began before a commit sees less).
+async fn read(c: &mut sqlx::PgConnection, orgs: &Orgs, org: Uuid, period: DateTime<Utc>) -> anyhow::Result<Figures> {
+    let subscription = store::subscriptions::get(c, org).await?;
+    let mut usage: HashMap<String, i64> = store::usage::current(c, org, period).await?.into_iter().collect();
+    let (plan, status) = subscription.map_or(("free".to_owned(), "active".to_owned()), |s| (s.plan, s.status));
+    let mut orgs = orgs.write().expect("orgs lock");
+    if let Some(old) = orgs.get(&org).filter(|o| o.period == period) {
+        for (metric, value) in &old.usage {
+            if plans::COUNTERS.contains(&metric.as_str()) {
+                let v = usage.entry(metric.clone()).or_insert(0);
+                *v = (*v).max(*value);
+            }
+        }
+    }
+    let f = Figures { read_at: Instant::now(), plan, status, period, usage };
+    orgs.insert(org, f.clone());
+    Ok(f)
 }
 
 /// What a check or an entitlements question is answered with.
@@ -60,7 +89,8 @@ impl Ledger {
         Self {
             pool,
             ttl,
-            orgs: RwLock::default(),
+            orgs: Orgs::default(),
+            refreshing: Arc::default(),
             plans: RwLock::new((None, HashMap::new())),
             pending: Mutex::default(),
         }
@@ -100,20 +130,19 @@ impl Ledger {
         let period = month_start(Utc::now());
         let cached = {
             let orgs = self.orgs.read().expect("orgs lock");
-            orgs.get(&org).filter(|f| f.read_at.elapsed() < self.ttl && f.period == period).cloned()
+            orgs.get(&org).filter(|f| f.period == period && f.read_at.elapsed() < self.ttl * STALE_TTLS).cloned()
         };
         let mut conn = None;
         let figures = match cached {
-            Some(f) => f,
+            Some(f) => {
+                if f.read_at.elapsed() >= self.ttl {
+                    self.refresh_in_background(org, period);
+                }
+                f
+            }
             None => {
                 let c = conn.insert(self.pool.acquire().await?);
-                let subscription = store::subscriptions::get(c, org).await?;
-                let usage = store::usage::current(c, org, period).await?.into_iter().collect();
-                let (plan, status) =
-                    subscription.map_or(("free".to_owned(), "active".to_owned()), |s| (s.plan, s.status));
-                let f = Figures { read_at: Instant::now(), plan, status, period, usage };
-                self.orgs.write().expect("orgs lock").insert(org, f.clone());
-                f
+                read(c, &self.orgs, org, period).await?
             }
         };
         let plan = match self.cached_plan(&figures.plan).flatten() {
@@ -132,6 +161,25 @@ impl Ledger {
             }
         };
         Ok(Standing { plan, status: figures.status, usage: figures.usage })
+    }
+
+    /// Reads `org`'s figures again without holding anyone up; once at a time per organization.
+    fn refresh_in_background(&self, org: Uuid, period: DateTime<Utc>) {
+        if !self.refreshing.lock().expect("refreshing lock").insert(org) {
+            return;
+        }
+        let (pool, orgs, refreshing) = (self.pool.clone(), self.orgs.clone(), self.refreshing.clone());
+        tokio::spawn(async move {
+            let result = async {
+                let mut c = pool.acquire().await?;
+                read(&mut c, &orgs, org, period).await
+            }
+            .await;
+            if let Err(err) = result {
+                tracing::warn!(%org, error = %err, "could not refresh quota figures; answering from the previous ones");
+            }
+            refreshing.lock().expect("refreshing lock").remove(&org);
+        });
     }
 
     /// May `org` use `amount` more of `metric`?
