@@ -167,6 +167,13 @@ async fn metrics(State(rt): State<Runtime>, headers: axum::http::HeaderMap) -> R
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The peer address identifies anonymous clients that reach us without the edge.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Answers go out at once: without TCP_NODELAY, Nagle's algorithm and the client's delayed
+    // ACK hold some responses for 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     Ok(())
 }
