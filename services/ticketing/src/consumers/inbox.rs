@@ -25,13 +25,16 @@ use crate::{store, AppState, Services};
 
 /// Longest subject taken from a message.
 const SUBJECT_CHARS: usize = 80;
+/// Messages per consumer transaction, at most.
+const INBOX_BATCH: usize = 16;
 /// Longest delivery error kept from a report.
 const ERROR_CHARS: usize = 500;
 
 /// Runs both inbox consumers until `shutdown`.
 pub async fn run(state: AppState, metrics: Arc<Metrics>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let consumer = |name: &str, event_type: &str, handler: Arc<dyn Handler>| Consumer {
-        spec: ConsumerSpec::new(name, EVENTS_STREAM, &format!("events.{event_type}")),
+        // Messages applied a batch per transaction, a conversation's in the order they came.
+        spec: ConsumerSpec::new(name, EVENTS_STREAM, &format!("events.{event_type}")).batched(INBOX_BATCH, 8),
         pool: state.pool.clone(),
         bus: state.bus.clone(),
         metrics: metrics.clone(),
@@ -59,6 +62,24 @@ impl Handler for MessageReceived {
             let event: CloudEvent<InboxMessageReceived> =
                 serde_json::from_slice(&d.payload).context("not an inbox.message.received CloudEvent")?;
             receive(tx, &self.state, event.data).await
+        })
+    }
+
+    /// A batch in conversation order (stable: a conversation's messages keep theirs), so that
+    /// concurrent batches take conversation locks in one order.
+    fn handle_batch<'a>(&'a self, tx: &'a mut PgConnection, ds: &'a [Delivery]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let mut events = Vec::with_capacity(ds.len());
+            for d in ds {
+                let event: CloudEvent<InboxMessageReceived> =
+                    serde_json::from_slice(&d.payload).context("not an inbox.message.received CloudEvent")?;
+                events.push(event.data);
+            }
+            events.sort_by_key(|m| (m.organization_id, m.conversation_id));
+            for m in events {
+                receive(tx, &self.state, m).await?;
+            }
+            Ok(())
         })
     }
 
