@@ -114,8 +114,14 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     if u.trial_end.is_some() && u.trial_end != s.trial_end {
         s.trial_end = u.trial_end;
     }
-    if u.subscription_id.is_some() && s.stripe_subscription_id.is_none() {
-        s.stripe_subscription_id.clone_from(&u.subscription_id);
+    if let (Some(sub), None) = (&u.subscription_id, &s.stripe_subscription_id) {
+        // A Stripe subscription belongs to one organization: metadata naming another keeps it
+        // where it is.
+        if subscriptions::stripe_owner(&mut tx, sub).await?.is_some_and(|owner| owner != s.organization_id) {
+            tracing::warn!(event = id, subscription = sub, org = %s.organization_id, "Stripe subscription already belongs to another organization; not moved");
+        } else {
+            s.stripe_subscription_id = Some(sub.clone());
+        }
     }
     if u.customer_id.is_some() && s.stripe_customer_id.is_none() {
         s.stripe_customer_id.clone_from(&u.customer_id);

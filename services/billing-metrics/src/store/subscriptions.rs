@@ -62,6 +62,14 @@ pub async fn get(conn: &mut PgConnection, org: Uuid) -> sqlx::Result<Option<Subs
         .await
 }
 
+/// The organization whose subscription carries Stripe subscription `id`.
+pub async fn stripe_owner(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT organization_id FROM subscriptions WHERE stripe_subscription_id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The plan of each of `orgs` that has a subscription.
 pub async fn plans_of(conn: &mut PgConnection, orgs: &[Uuid]) -> sqlx::Result<std::collections::HashMap<Uuid, String>> {
     let rows: Vec<(Uuid, String)> =

@@ -103,3 +103,23 @@ async fn without_stripe_secrets_there_is_no_stripe_route() {
     assert_problem(r, StatusCode::NOT_FOUND).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_stripe_subscription_stays_with_the_organization_it_belongs_to() {
+    let app = spawn_app().await;
+    let acme = app.owner("ada@example.com", "Acme").await;
+    let evil = app.owner("eve@example.com", "Evil").await;
+    let now = chrono::Utc::now().timestamp();
+    let first = subscription_event("evt_a", "customer.subscription.updated", acme.org, "active");
+    assert_eq!(deliver(&app, &first, Some(&signed(STRIPE_SECRET, &first, now))).await.status(), StatusCode::OK);
+    // An event whose metadata names another organization with Acme's Stripe subscription: it
+    // applies to the organization named, answers 200, and the Stripe id stays with Acme.
+    let other = subscription_event("evt_b", "customer.subscription.updated", evil.org, "past_due");
+    let r = deliver(&app, &other, Some(&signed(STRIPE_SECRET, &other, now))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let theirs = app.get_json("/v1/billing/subscription", &evil.token).await;
+    assert_eq!(theirs["stripe_subscription_id"], Value::Null);
+    let ours = app.get_json("/v1/billing/subscription", &acme.token).await;
+    assert_eq!((ours["stripe_subscription_id"].as_str(), ours["status"].as_str()), (Some("sub_1QAbc"), Some("active")));
+    app.stop().await;
+}
