@@ -115,3 +115,51 @@ async fn each_service_refuses_past_the_plan_and_a_bigger_plan_lets_it_through() 
     }
     expect(post(&stack, posts.clone(), &owner, one_more).await, StatusCode::CREATED, "feedback, billing down").await;
 }
+
+/// The desk's day in billing's analytics, from ticketing's own events: a team ticket goes to
+/// the agent, who answers and resolves it; today's figures and the agent's show it.
+#[tokio::test]
+async fn a_resolved_ticket_shows_in_the_performance_and_team_figures() {
+    let stack = Stack::start_with_billing().await;
+    let rx = crate::receiver::Receiver::start().await;
+    let desk = stack.support_desk(&rx).await;
+    let body = json!({"subject": "Cannot log in", "description": "The page spins forever", "team_id": desk.team});
+    let created = stack.ticketing_post("/v1/tickets", &desk.owner.token, body).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    stack
+        .ticket_until(&desk.owner.token, &id, "the round-robin assignment", |t| {
+            t["assignee_id"] == desk.agent.id.as_str()
+        })
+        .await;
+    let reply = json!({"body": "Clear the cache and try again"});
+    stack.ticketing_post(&format!("/v1/tickets/{id}/comments"), &desk.agent.token, reply).await;
+    let url = format!("{}/v1/tickets/{id}", stack.ticketing);
+    let resolved = stack
+        .call(reqwest::Method::PATCH, &url, &desk.agent.token, Some(json!({"status": "resolved"})), StatusCode::OK)
+        .await;
+    assert_eq!(resolved["status"], "resolved");
+
+    let billing = stack.billing.as_ref().unwrap();
+    let today = eventually("today's figures", DEADLINE, || async {
+        let url = format!("{billing}/v1/metrics/performance?period=day");
+        let r = stack.http.get(url).bearer_auth(&desk.owner.token).send().await.ok()?;
+        let figures: Value = r.json().await.ok()?;
+        let today = figures["data"].as_array()?.last()?.clone();
+        (today["tickets_resolved"] == 1).then_some(today)
+    })
+    .await;
+    assert_eq!(today["tickets_created"], 1);
+    assert_eq!(today["first_response"]["count"], 1);
+    assert_eq!(today["resolution"]["count"], 1);
+    assert_eq!(today["first_contact_resolution_rate"], 100.0);
+    assert_eq!(today["automated_resolution_rate"], 0.0);
+    assert_eq!(today["escalation_rate"], 0.0);
+    let url = format!("{billing}/v1/metrics/team?period=day");
+    let team =
+        expect(stack.http.get(url).bearer_auth(&desk.owner.token).send().await.unwrap(), StatusCode::OK, "team").await;
+    let agents = team["agents"].as_array().unwrap();
+    let agent = agents.iter().find(|a| a["agent_id"] == desk.agent.id.as_str()).expect("the agent's figures");
+    assert_eq!((agent["tickets_handled"].as_i64(), agent["tickets_resolved"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(agent["trend"], "up");
+    assert!(agent["avg_first_response_seconds"].as_f64().is_some(), "{agent}");
+}
