@@ -67,7 +67,28 @@ pub async fn conversation(
 
 /// `inbox.message.received`: everything ticketing needs without asking back.
 pub async fn received(conn: &mut PgConnection, c: &Conversation, m: &Message) -> anyhow::Result<()> {
-    let data = ev::InboxMessageReceived {
+    emit(conn, ev::INBOX_MESSAGE_RECEIVED, m.organization_id, m.id, received_data(c, m)).await
+}
+
+/// `inbox.message.received` of each `(conversation, message)`, in one statement.
+pub async fn received_all(conn: &mut PgConnection, stored: &[(&Conversation, &Message)]) -> anyhow::Result<()> {
+    let events: Vec<_> = stored
+        .iter()
+        .map(|(c, m)| {
+            CloudEvent::new(
+                SOURCE,
+                ev::INBOX_MESSAGE_RECEIVED,
+                Some(m.organization_id),
+                Some(m.id.to_string()),
+                received_data(c, m),
+            )
+        })
+        .collect();
+    platform::outbox::emit_all(conn, &events).await
+}
+
+fn received_data(c: &Conversation, m: &Message) -> ev::InboxMessageReceived {
+    ev::InboxMessageReceived {
         organization_id: m.organization_id,
         connection_id: m.connection_id,
         platform: c.platform.clone(),
@@ -79,8 +100,7 @@ pub async fn received(conn: &mut PgConnection, c: &Conversation, m: &Message) ->
         text: m.content.clone(),
         media: m.media.clone(),
         platform_timestamp: m.platform_timestamp.unwrap_or(m.created_at),
-    };
-    emit(conn, ev::INBOX_MESSAGE_RECEIVED, m.organization_id, m.id, data).await
+    }
 }
 
 pub async fn sent(conn: &mut PgConnection, platform: &str, m: &Message) -> anyhow::Result<()> {

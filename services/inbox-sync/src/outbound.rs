@@ -180,8 +180,7 @@ pub async fn enqueue(
         // The reply is the conversation's latest activity, as the customer's messages are.
         let contact = crate::store::conversations::Contact::default();
         let preview = crate::inbound::preview_of(text, content_type);
-        crate::store::conversations::on_message(tx, org, conversation.id, false, &preview, m.created_at, &contact)
-            .await?;
+        crate::store::conversations::on_message(tx, org, conversation.id, 0, &preview, m.created_at, &contact).await?;
         return Ok(m);
     }
     let source = source_id.ok_or_else(|| anyhow::anyhow!("an outbound message without source id collided"))?;

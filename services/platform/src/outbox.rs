@@ -40,6 +40,29 @@ pub async fn enqueue<T: Serialize>(
     Ok(message.id)
 }
 
+/// Writes domain events (`events.<type>`) to the outbox in one statement, in their order.
+pub async fn emit_all<T: Serialize>(conn: &mut PgConnection, events: &[CloudEvent<T>]) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let traceparent = TraceContext::for_outgoing().to_string();
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let subjects: Vec<String> = events.iter().map(|e| format!("events.{}", e.event_type)).collect();
+    let payloads = events.iter().map(serde_json::to_vec).collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(
+        "INSERT INTO outbox (id, subject, payload, traceparent) \
+         SELECT id, subject, payload, $4 FROM unnest($1::uuid[], $2::text[], $3::bytea[]) WITH ORDINALITY \
+           AS e(id, subject, payload, n) ORDER BY n",
+    )
+    .bind(ids)
+    .bind(subjects)
+    .bind(payloads)
+    .bind(traceparent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes a domain event (`events.<type>`) to the outbox.
 pub async fn emit<T: Serialize>(conn: &mut PgConnection, event: &CloudEvent<T>) -> anyhow::Result<Uuid> {
     enqueue(conn, &format!("events.{}", event.event_type), event).await

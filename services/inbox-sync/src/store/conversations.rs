@@ -50,6 +50,26 @@ pub struct Contact<'a> {
     pub thread_id: Option<&'a str>,
 }
 
+/// The conversations of the contacts `externals` on connection `connection` of `org` that
+/// exist, by contact: one statement for a batch.
+pub async fn known(
+    conn: &mut PgConnection,
+    org: Uuid,
+    connection: Uuid,
+    externals: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, Uuid>> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT external_id, id FROM conversations \
+         WHERE connection_id = $1 AND external_id = ANY($2) AND organization_id = $3",
+    )
+    .bind(connection)
+    .bind(externals)
+    .bind(org)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The conversation of `contact` on connection `connection` of `org`, created if new; whether
 /// it was created. Looked up first (a known contact, the common case, costs one statement).
 /// Concurrent first messages of one contact find one conversation (the insert waits on the
@@ -101,14 +121,15 @@ pub async fn find_or_create(
     Ok((id, false))
 }
 
-/// What a newly stored message does to its conversation: preview, times, unread count, a
-/// closed conversation reopening on a customer's message, and a name learnt. The conversation
-/// after it, and whether it reopened.
+/// What newly stored messages do to their conversation (`inbound` of them from the customer;
+/// `preview` and `at` of the latest): preview, times, unread count, a closed conversation
+/// reopening on a customer's message, and a name learnt. The conversation after it, and
+/// whether it reopened.
 pub async fn on_message(
     conn: &mut PgConnection,
     org: Uuid,
     id: Uuid,
-    inbound: bool,
+    inbound: i32,
     preview: &str,
     at: DateTime<Utc>,
     contact: &Contact<'_>,
@@ -123,13 +144,13 @@ pub async fn on_message(
         "UPDATE conversations c SET \
            last_message_preview = CASE WHEN c.last_message_at IS NULL OR c.last_message_at <= $5 THEN $4 ELSE c.last_message_preview END, \
            last_message_at = GREATEST(c.last_message_at, $5), \
-           last_inbound_at = CASE WHEN $3 THEN GREATEST(c.last_inbound_at, $5) ELSE c.last_inbound_at END, \
-           unread_count = c.unread_count + CASE WHEN $3 THEN 1 ELSE 0 END, \
-           status = CASE WHEN $3 AND c.status = 'closed' THEN 'open' ELSE c.status END, \
+           last_inbound_at = CASE WHEN $3 > 0 THEN GREATEST(c.last_inbound_at, $5) ELSE c.last_inbound_at END, \
+           unread_count = c.unread_count + $3, \
+           status = CASE WHEN $3 > 0 AND c.status = 'closed' THEN 'open' ELSE c.status END, \
            contact_name = COALESCE($6, c.contact_name), contact_username = COALESCE($7, c.contact_username), \
            contact_avatar_url = COALESCE($8, c.contact_avatar_url), thread_id = COALESCE($9, c.thread_id), activity_at = GREATEST(c.activity_at, now()) \
          FROM conversations old WHERE old.id = c.id AND c.id = $1 AND c.organization_id = $2 \
-         RETURNING {COLUMNS}, ($3 AND old.status = 'closed') AS reopened"
+         RETURNING {COLUMNS}, ($3 > 0 AND old.status = 'closed') AS reopened"
     ))
     .bind(id)
     .bind(org)

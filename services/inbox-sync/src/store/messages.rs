@@ -101,6 +101,40 @@ pub async fn insert(conn: &mut PgConnection, m: &NewMessage<'_>) -> sqlx::Result
     .await
 }
 
+/// Inserts customers' messages (no sender, source or template) in one statement, in their
+/// order; the rows inserted (a platform message stored already is skipped, as by [`insert`]).
+pub async fn insert_inbound(conn: &mut PgConnection, rows: &[NewMessage<'_>]) -> sqlx::Result<Vec<Message>> {
+    let col = |f: fn(&NewMessage<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    sqlx::query_as(&format!(
+        "INSERT INTO messages (id, organization_id, conversation_id, connection_id, external_id, direction, \
+           content_type, content, media, location, reply_to, reaction_to, status, status_rank, platform_timestamp) \
+         SELECT id, org, conversation, connection, external, 'inbound', content_type, content, media, location, \
+           reply_to, reaction_to, status, rank, at \
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
+           $8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::int2[], $14::timestamptz[]) \
+           WITH ORDINALITY AS m(id, org, conversation, connection, external, content_type, content, media, location, \
+             reply_to, reaction_to, status, rank, at, n) \
+         ORDER BY n \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    ))
+    .bind(rows.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.org).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.conversation).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.connection).collect::<Vec<_>>())
+    .bind(col(|m| m.external_id.map(str::to_owned)))
+    .bind(rows.iter().map(|m| m.content_type).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.content).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.media.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.location.clone()).collect::<Vec<_>>())
+    .bind(col(|m| m.reply_to.map(str::to_owned)))
+    .bind(col(|m| m.reaction_to.map(str::to_owned)))
+    .bind(rows.iter().map(|m| m.status).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.status_rank).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.at).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
 /// Serializes, until the transaction ends, everyone who writes the status of platform message
 /// `external` of `connection`: a report that finds no message and the send that is recording
 /// it then cannot pass each other (the report would be kept as early after the send looked for

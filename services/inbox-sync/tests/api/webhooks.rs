@@ -199,16 +199,31 @@ async fn every_entry_of_a_batch_is_stored_and_unknown_accounts_are_acknowledged(
     let mut items: Vec<(String, Value)> = (0..40)
         .map(|i| wa_message(PHONE_ID, &format!("3361234{:04}", i % 8), &format!("wamid.B{i}"), &format!("message {i}")))
         .collect();
+    // The platform may carry one message twice in a body.
+    items.push(items[3].clone());
     items.push(wa_message("999999999999", "33600000000", "wamid.NOBODY", "for an account nobody connected"));
     let body = wa_batch(&items);
     let r = app.meta("/webhooks/whatsapp", &body, Some(&sign(&body))).await;
     assert_eq!(r.status(), StatusCode::OK);
     let receipt: Value = r.json().await.unwrap();
-    assert_eq!((receipt["stored"].as_u64(), receipt["unknown"].as_u64()), (Some(40), Some(1)));
+    assert_eq!(
+        (receipt["stored"].as_u64(), receipt["duplicates"].as_u64(), receipt["unknown"].as_u64()),
+        (Some(40), Some(1), Some(1))
+    );
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 40);
     let list = conversations(&app, &owner).await;
     assert_eq!(list.len(), 8);
     assert!(list.iter().all(|c| c["unread_count"] == 5));
+    // Each conversation shows its latest message, and every message and conversation is told.
+    let first = list.iter().find(|c| c["external_id"] == "33612340000").unwrap();
+    assert_eq!(first["last_message_preview"], "message 32");
+    assert_eq!(first["contact_name"], "Contact 33612340000");
+    let received = app.messages("EVENTS", "events.inbox.message.received", 40).await;
+    let mut ids: Vec<&str> = received.iter().map(|e| e["data"]["external_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((received.len(), ids.len()), (40, 40));
+    assert_eq!(app.messages("EVENTS", "events.inbox.conversation.created", 8).await.len(), 8);
     // Marking one read resets its count.
     let id = list[0]["id"].as_str().unwrap();
     let read: Value =
