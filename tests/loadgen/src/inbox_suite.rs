@@ -541,7 +541,7 @@ async fn ceiling_message(pool: &PgPool, org: Uuid, connection: Uuid, body: &[u8]
         at: Some(at),
     };
     let stored = messages::insert(&mut tx, &row).await?.context("a new message collided")?;
-    let (conv, _) = conversations::on_message(&mut tx, org, conversation, true, &text, at, &contact).await?;
+    let (conv, _) = conversations::on_message(&mut tx, org, conversation, 1, &text, at, &contact).await?;
     if created {
         inbox_sync::events::conversation(&mut tx, INBOX_CONVERSATION_CREATED, &conv, &[]).await?;
     }
