@@ -173,9 +173,9 @@ fn row<'a>(c: &Connection, conversation: Uuid, m: &'a Message) -> NewMessage<'a>
 }
 
 /// Stores customers' messages `ms` of connection `c` (sorted by contact) as sets: the known
-/// conversations in one statement (new contacts one by one), the messages in one, the
-/// conversations in two (locked in contact order, then each updated with what its new
-/// messages add up to), the events in one; how many were new. The same as [`message`] for each, in fewer statements.
+/// conversations in one statement (new contacts one by one), the messages in one, each
+/// conversation once with what its new messages add up to, the events in one; how many were
+/// new. The same as [`message`] for each, in fewer statements.
 async fn customers(tx: &mut PgConnection, c: &Connection, ms: &[&Message]) -> anyhow::Result<usize> {
     let org = c.organization_id;
     let mut contacts: Vec<&str> = ms.iter().map(|m| m.contact.external_id.as_str()).collect();
@@ -198,8 +198,7 @@ async fn customers(tx: &mut PgConnection, c: &Connection, ms: &[&Message]) -> an
         .filter_map(|s| Some((s.external_id.clone()?, s)))
         .collect();
     let count = stored.len();
-    let mut added = Vec::new();
-    let mut news = Vec::new();
+    let mut received = Vec::with_capacity(count);
     for group in ms.chunk_by(|a, b| a.contact.external_id == b.contact.external_id) {
         // The new ones of this contact, each once (a body may carry a message twice).
         let new: Vec<(&Message, messages::Message)> =
@@ -210,34 +209,25 @@ async fn customers(tx: &mut PgConnection, c: &Connection, ms: &[&Message]) -> an
         };
         // A name, username, avatar or thread learnt from any of them, the latest first.
         let pick = |f: fn(&Message) -> Option<&str>| new.iter().rev().find_map(|(m, _)| f(m));
-        added.push(conversations::Added {
-            id: conversations[&latest.contact.external_id],
-            inbound: i32::try_from(new.len()).unwrap_or(i32::MAX),
-            preview: preview_of(&latest.text, latest.content_type.as_str()),
-            at: latest.timestamp,
-            contact: Contact {
-                external_id: &latest.contact.external_id,
-                name: pick(|m| m.contact.name.as_deref()),
-                username: pick(|m| m.contact.username.as_deref()),
-                avatar_url: pick(|m| m.contact.avatar_url.as_deref()),
-                thread_id: pick(|m| m.contact.thread_id.as_deref()),
-            },
-        });
-        news.push(new);
-    }
-    let updated = conversations::on_messages(tx, org, &added).await?;
-    let mut received = Vec::with_capacity(count);
-    for (a, new) in added.iter().zip(news) {
-        let Some((conv, reopened)) = updated.get(&a.id) else { continue };
-        if created.contains(&a.id) {
-            events::conversation(tx, ev::INBOX_CONVERSATION_CREATED, conv, &[]).await?;
-        } else if *reopened {
-            events::conversation(tx, ev::INBOX_CONVERSATION_UPDATED, conv, &["status"]).await?;
+        let contact = Contact {
+            external_id: &latest.contact.external_id,
+            name: pick(|m| m.contact.name.as_deref()),
+            username: pick(|m| m.contact.username.as_deref()),
+            avatar_url: pick(|m| m.contact.avatar_url.as_deref()),
+            thread_id: pick(|m| m.contact.thread_id.as_deref()),
+        };
+        let id = conversations[&latest.contact.external_id];
+        let preview = preview_of(&latest.text, latest.content_type.as_str());
+        let n = i32::try_from(new.len()).unwrap_or(i32::MAX);
+        let (conv, reopened) = conversations::on_message(tx, org, id, n, &preview, latest.timestamp, &contact).await?;
+        if created.contains(&id) {
+            events::conversation(tx, ev::INBOX_CONVERSATION_CREATED, &conv, &[]).await?;
+        } else if reopened {
+            events::conversation(tx, ev::INBOX_CONVERSATION_UPDATED, &conv, &["status"]).await?;
         }
-        received.extend(new.into_iter().map(|(_, s)| (conv, s)));
+        received.extend(new.into_iter().map(|(_, s)| (conv.clone(), s)));
     }
-    let pairs: Vec<(&conversations::Conversation, &messages::Message)> =
-        received.iter().map(|(c, m)| (*c, m)).collect();
+    let pairs: Vec<(&conversations::Conversation, &messages::Message)> = received.iter().map(|(c, m)| (c, m)).collect();
     events::received_all(tx, &pairs).await?;
     Ok(count)
 }

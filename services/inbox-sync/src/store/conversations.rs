@@ -1,7 +1,5 @@
 //! Conversations: one per connection and contact, created on first contact.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -166,70 +164,6 @@ pub async fn on_message(
     .fetch_one(conn)
     .await?;
     Ok((row.c, row.reopened))
-}
-
-/// What a batch's new messages add to one conversation, as [`on_message`] takes them.
-pub struct Added<'a> {
-    pub id: Uuid,
-    pub inbound: i32,
-    pub preview: String,
-    pub at: DateTime<Utc>,
-    pub contact: Contact<'a>,
-}
-
-/// [`on_message`] for several conversations of `org` in two statements: they are locked in
-/// the order given (callers give contact order, the order of every writer), then updated.
-pub async fn on_messages(
-    conn: &mut PgConnection,
-    org: Uuid,
-    added: &[Added<'_>],
-) -> sqlx::Result<HashMap<Uuid, (Conversation, bool)>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        c: Conversation,
-        reopened: bool,
-    }
-    let ids: Vec<Uuid> = added.iter().map(|a| a.id).collect();
-    sqlx::query(
-        "SELECT 1 FROM conversations c JOIN unnest($1::uuid[]) WITH ORDINALITY AS v(id, n) ON v.id = c.id \
-         WHERE c.organization_id = $2 ORDER BY v.n FOR UPDATE OF c",
-    )
-    .bind(&ids)
-    .bind(org)
-    .execute(&mut *conn)
-    .await?;
-    let text =
-        |f: for<'c> fn(&'c Contact<'c>) -> Option<&'c str>| added.iter().map(|a| f(&a.contact)).collect::<Vec<_>>();
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "UPDATE conversations c SET \
-           last_message_preview = CASE WHEN c.last_message_at IS NULL OR c.last_message_at <= v.at THEN v.preview \
-             ELSE c.last_message_preview END, \
-           last_message_at = GREATEST(c.last_message_at, v.at), \
-           last_inbound_at = CASE WHEN v.inbound > 0 THEN GREATEST(c.last_inbound_at, v.at) ELSE c.last_inbound_at END, \
-           unread_count = c.unread_count + v.inbound, \
-           status = CASE WHEN v.inbound > 0 AND c.status = 'closed' THEN 'open' ELSE c.status END, \
-           contact_name = COALESCE(v.name, c.contact_name), contact_username = COALESCE(v.username, c.contact_username), \
-           contact_avatar_url = COALESCE(v.avatar, c.contact_avatar_url), thread_id = COALESCE(v.thread, c.thread_id), \
-           activity_at = GREATEST(c.activity_at, now()) \
-         FROM unnest($1::uuid[], $3::int4[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], \
-             $9::text[]) AS v(id, inbound, preview, at, name, username, avatar, thread), \
-           conversations old \
-         WHERE old.id = c.id AND c.id = v.id AND c.organization_id = $2 \
-         RETURNING {COLUMNS}, (v.inbound > 0 AND old.status = 'closed') AS reopened"
-    ))
-    .bind(&ids)
-    .bind(org)
-    .bind(added.iter().map(|a| a.inbound).collect::<Vec<_>>())
-    .bind(added.iter().map(|a| a.preview.as_str()).collect::<Vec<_>>())
-    .bind(added.iter().map(|a| a.at).collect::<Vec<_>>())
-    .bind(text(|c| c.name))
-    .bind(text(|c| c.username))
-    .bind(text(|c| c.avatar_url))
-    .bind(text(|c| c.thread_id))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.c.id, (r.c, r.reopened))).collect())
 }
 
 pub async fn get(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Result<Option<Conversation>> {
