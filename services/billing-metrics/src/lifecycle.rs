@@ -66,7 +66,7 @@ pub fn advance(s: &mut Subscription, interval: &str, now: DateTime<Utc>) -> Vec<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use uuid::Uuid;
 
@@ -74,7 +74,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn sub() -> Subscription {
+    pub(crate) fn sub() -> Subscription {
         Subscription {
             id: Uuid::now_v7(),
             organization_id: Uuid::now_v7(),

@@ -151,6 +151,28 @@ mod tests {
     const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"invoice.paid"}"#;
 
     #[test]
+    fn an_update_changes_what_it_names_and_a_plan_only_from_the_catalog() {
+        let u = Update {
+            organization_id: None,
+            subscription_id: Some("sub_1".into()),
+            customer_id: Some("cus_1".into()),
+            status: Some("canceled".into()),
+            plan: Some("gold".into()),
+            period: None,
+            cancel_at_period_end: Some(false),
+            trial_end: None,
+        };
+        let now: DateTime<Utc> = "2026-12-03T08:00:00Z".parse().unwrap();
+        let mut s = crate::lifecycle::tests::sub();
+        assert_eq!(merge(&mut s, &u, false, false, now), ["status"]);
+        assert_eq!((s.plan.as_str(), s.canceled_at), ("free", Some(now)));
+        assert_eq!((s.stripe_subscription_id, s.stripe_customer_id.as_deref()), (None, Some("cus_1")));
+        let mut s = crate::lifecycle::tests::sub();
+        assert_eq!(merge(&mut s, &u, true, true, now), ["plan", "status"]);
+        assert_eq!(s.stripe_subscription_id.as_deref(), Some("sub_1"));
+    }
+
+    #[test]
     fn the_signature_is_stripes_scheme() {
         // Computed independently (Python's hmac over `t.body` with the whole secret as key).
         assert_eq!(
@@ -186,4 +208,98 @@ mod tests {
         assert_eq!(update_of("customer.subscription.deleted", &object).unwrap().status.as_deref(), Some("canceled"));
         assert_eq!(update_of("charge.succeeded", &object), None);
     }
+}
+
+/// What a verified Stripe event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It moved organization's subscription.
+    Applied(Uuid),
+    /// Its id was seen before: nothing changed.
+    Duplicate,
+    /// Recorded, with nothing to apply (another type, or a subscription billing does not know).
+    Recorded,
+}
+
+/// Applies Stripe event `id` of type `kind` about `object` in `tx`: once by id, to the
+/// subscription its metadata or its Stripe ids name, publishing what changed.
+pub async fn apply(tx: &mut sqlx::PgConnection, id: &str, kind: &str, object: &Value) -> anyhow::Result<Outcome> {
+    use crate::store::{plans, subscriptions};
+    let update = update_of(kind, object);
+    let target = match &update {
+        Some(u) => match u.organization_id {
+            Some(org) => subscriptions::lock(tx, org).await?,
+            None => subscriptions::lock_by_stripe(tx, u.subscription_id.as_deref(), u.customer_id.as_deref()).await?,
+        },
+        None => None,
+    };
+    if !subscriptions::stripe_event_once(tx, id, kind, target.as_ref().map(|s| s.organization_id)).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let (Some(u), Some(mut s)) = (update, target) else {
+        tracing::info!(event = id, kind, "Stripe event recorded without a subscription to apply it to");
+        return Ok(Outcome::Recorded);
+    };
+    let plan_known = match &u.plan {
+        Some(plan) => plans::get(tx, plan).await?.is_some(),
+        None => false,
+    };
+    // A Stripe subscription belongs to one organization: metadata naming another keeps it
+    // where it is.
+    let owner = match (&u.subscription_id, &s.stripe_subscription_id) {
+        (Some(sub), None) => subscriptions::stripe_owner(tx, sub).await?,
+        _ => None,
+    };
+    let taken = owner.is_some_and(|o| o != s.organization_id);
+    if taken {
+        tracing::warn!(event = id, org = %s.organization_id, "Stripe subscription already belongs to another organization; not moved");
+    }
+    let changed = merge(&mut s, &u, plan_known, !taken, Utc::now());
+    let org = s.organization_id;
+    let s = subscriptions::save(tx, &s).await?;
+    if !changed.is_empty() {
+        crate::events::subscription(tx, &s, changed).await?;
+    }
+    Ok(Outcome::Applied(org))
+}
+
+/// What `u` changes in `s` (a plan only when the catalog has it; the Stripe subscription id
+/// only when `attach_subscription`); the names of the fields that changed, for the event.
+pub fn merge(
+    s: &mut crate::store::subscriptions::Subscription,
+    u: &Update,
+    plan_known: bool,
+    attach_subscription: bool,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    if let Some(plan) = u.plan.as_ref().filter(|p| plan_known && **p != s.plan) {
+        s.plan.clone_from(plan);
+        changed.push("plan".to_owned());
+    }
+    if let Some(status) = u.status.as_ref().filter(|st| **st != s.status) {
+        s.status.clone_from(status);
+        if status == "canceled" {
+            s.canceled_at = Some(now);
+        }
+        changed.push("status".to_owned());
+    }
+    if let Some((start, end)) = u.period.filter(|p| *p != (s.current_period_start, s.current_period_end)) {
+        (s.current_period_start, s.current_period_end) = (start, end);
+        changed.push("period".to_owned());
+    }
+    if let Some(cancel) = u.cancel_at_period_end.filter(|c| *c != s.cancel_at_period_end) {
+        s.cancel_at_period_end = cancel;
+        changed.push("cancel_at_period_end".to_owned());
+    }
+    if u.trial_end.is_some() && u.trial_end != s.trial_end {
+        s.trial_end = u.trial_end;
+    }
+    if attach_subscription && s.stripe_subscription_id.is_none() {
+        s.stripe_subscription_id.clone_from(&u.subscription_id);
+    }
+    if s.stripe_customer_id.is_none() {
+        s.stripe_customer_id.clone_from(&u.customer_id);
+    }
+    changed
 }

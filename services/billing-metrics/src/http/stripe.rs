@@ -12,8 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::store::subscriptions;
-use crate::stripe::{self, Refused};
+use crate::stripe::{self, Outcome, Refused};
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -64,74 +63,11 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         return Err(Problem::bad_request("the event's id or type is too long").into());
     }
     let object = event.pointer("/data/object").cloned().unwrap_or(Value::Null);
-    let update = stripe::update_of(kind, &object);
     let mut tx = state.pool.begin().await?;
-    let target = match &update {
-        Some(u) => match u.organization_id {
-            Some(org) => subscriptions::lock(&mut tx, org).await?,
-            None => {
-                subscriptions::lock_by_stripe(&mut tx, u.subscription_id.as_deref(), u.customer_id.as_deref()).await?
-            }
-        },
-        None => None,
-    };
-    if !subscriptions::stripe_event_once(&mut tx, id, kind, target.as_ref().map(|s| s.organization_id)).await? {
-        return Ok(Json(Received { applied: false, duplicate: true }));
-    }
-    let (Some(u), Some(mut s)) = (update, target) else {
-        tx.commit().await?;
-        tracing::info!(event = id, kind, "Stripe event recorded without a subscription to apply it to");
-        return Ok(Json(Received { applied: false, duplicate: false }));
-    };
-    let mut changed = Vec::new();
-    if let Some(plan) = &u.plan {
-        if *plan != s.plan && crate::store::plans::get(&mut tx, plan).await?.is_some() {
-            s.plan.clone_from(plan);
-            changed.push("plan".to_owned());
-        }
-    }
-    if let Some(status) = &u.status {
-        if *status != s.status {
-            s.status.clone_from(status);
-            if status == "canceled" {
-                s.canceled_at = Some(chrono::Utc::now());
-            }
-            changed.push("status".to_owned());
-        }
-    }
-    if let Some((start, end)) = u.period {
-        if (start, end) != (s.current_period_start, s.current_period_end) {
-            (s.current_period_start, s.current_period_end) = (start, end);
-            changed.push("period".to_owned());
-        }
-    }
-    if let Some(cancel) = u.cancel_at_period_end {
-        if cancel != s.cancel_at_period_end {
-            s.cancel_at_period_end = cancel;
-            changed.push("cancel_at_period_end".to_owned());
-        }
-    }
-    if u.trial_end.is_some() && u.trial_end != s.trial_end {
-        s.trial_end = u.trial_end;
-    }
-    if let (Some(sub), None) = (&u.subscription_id, &s.stripe_subscription_id) {
-        // A Stripe subscription belongs to one organization: metadata naming another keeps it
-        // where it is.
-        if subscriptions::stripe_owner(&mut tx, sub).await?.is_some_and(|owner| owner != s.organization_id) {
-            tracing::warn!(event = id, subscription = sub, org = %s.organization_id, "Stripe subscription already belongs to another organization; not moved");
-        } else {
-            s.stripe_subscription_id = Some(sub.clone());
-        }
-    }
-    if u.customer_id.is_some() && s.stripe_customer_id.is_none() {
-        s.stripe_customer_id.clone_from(&u.customer_id);
-    }
-    let org = s.organization_id;
-    let s = subscriptions::save(&mut tx, &s).await?;
-    if !changed.is_empty() {
-        crate::events::subscription(&mut tx, &s, changed).await?;
-    }
+    let outcome = stripe::apply(&mut tx, id, kind, &object).await?;
     tx.commit().await?;
-    state.ledger.forget(Some(org));
-    Ok(Json(Received { applied: true, duplicate: false }))
+    if let Outcome::Applied(org) = outcome {
+        state.ledger.forget(Some(org));
+    }
+    Ok(Json(Received { applied: matches!(outcome, Outcome::Applied(_)), duplicate: outcome == Outcome::Duplicate }))
 }
