@@ -32,6 +32,28 @@ where
     }
 }
 
+/// An optional JSON body (`Option<Json<T>>`): an empty body is `None`, whatever its content
+/// type; any other body is read as [`Json`] reads it, with the same rejections.
+impl<T, S> axum::extract::OptionalFromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let json = is_json(req.headers());
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !json {
+            return Err(Problem::unsupported_media_type("application/json"));
+        }
+        parse_json(&bytes).map(|t| Some(Json(t)))
+    }
+}
+
 /// Parses a JSON document into `T` with the same rejections as [`Json`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     reject_nul_in_json(bytes)?;

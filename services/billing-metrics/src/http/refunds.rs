@@ -200,7 +200,7 @@ fn pending(r: &Refund) -> Result<(), Problem> {
 /// Approves a pending refund within its budget: 409 saying how much remains when it does not
 /// fit (the budget's period, or the customer's limit).
 #[utoipa::path(post, path = "/v1/refunds/{id}/approve", operation_id = "approve_refund", tag = "refunds",
-    params(("id" = Uuid, Path, description = "The refund")), request_body = Decision,
+    params(("id" = Uuid, Path, description = "The refund")), request_body(content = Option<Decision>, description = "Optional: an empty body decides with the defaults"),
     responses((status = 200, description = "Approved", body = Refund),
         (status = 404, description = "No such refund", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending, over budget, or over the customer's limit", body = Problem, content_type = "application/problem+json"),
@@ -209,8 +209,9 @@ pub async fn approve(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<Uuid>,
-    Json(d): Json<Decision>,
+    body: Option<Json<Decision>>,
 ) -> ApiResult<Json<Refund>> {
+    let d = body.map(|b| b.0).unwrap_or_default();
     decider(&p)?;
     let org = p.org_id;
     let mut tx = state.pool.begin().await?;
@@ -273,7 +274,7 @@ pub async fn approve(
 
 /// Rejects a pending refund.
 #[utoipa::path(post, path = "/v1/refunds/{id}/reject", operation_id = "reject_refund", tag = "refunds",
-    params(("id" = Uuid, Path, description = "The refund")), request_body = Decision,
+    params(("id" = Uuid, Path, description = "The refund")), request_body(content = Option<Decision>, description = "Optional: an empty body decides with the defaults"),
     responses((status = 200, description = "Rejected", body = Refund),
         (status = 404, description = "No such refund", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json")))]
@@ -281,8 +282,9 @@ pub async fn reject(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<Uuid>,
-    Json(d): Json<Decision>,
+    body: Option<Json<Decision>>,
 ) -> ApiResult<Json<Refund>> {
+    let d = body.map(|b| b.0).unwrap_or_default();
     decider(&p)?;
     let mut tx = state.pool.begin().await?;
     let refund = store::lock_refund(&mut tx, p.org_id, id).await?.ok_or_else(|| Problem::not_found("refund"))?;

@@ -44,9 +44,12 @@ async fn refunds_are_approved_within_their_budget_and_over_it_is_a_409_saying_wh
     assert_eq!(r.status(), StatusCode::OK);
     let approved: Value = r.json().await.unwrap();
     assert_eq!((approved["status"].as_str(), approved["budget_id"].as_str()), (Some("approved"), b["id"].as_str()));
-    // Approving twice: 409, nothing spent again.
-    let again = post(&app, &format!("/v1/refunds/{first}/approve"), json!({}), &owner.token).await;
+    // Approving twice (a bare POST: the body is optional): 409, nothing spent again.
+    let url = app.url(&format!("/v1/refunds/{first}/approve"));
+    let again = app.http.post(&url).bearer_auth(&owner.token).send().await.unwrap();
     assert_problem(again, StatusCode::CONFLICT).await;
+    let text = app.http.post(&url).bearer_auth(&owner.token).body("budget please").send().await.unwrap();
+    assert_problem(text, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
 
     // The same customer past their limit (1,000 left of 6,000).
     let second = request(&app, &owner, 2_000, "cus-1").await;
