@@ -51,7 +51,9 @@ pub struct Ledger {
     orgs: Orgs,
     /// Organizations whose figures are being read in the background.
     refreshing: Arc<Mutex<std::collections::HashSet<Uuid>>>,
-    plans: RwLock<Catalog>,
+    plans: Arc<RwLock<Catalog>>,
+    /// The catalog is being read in the background.
+    catalog_refreshing: Arc<std::sync::atomic::AtomicBool>,
     /// Changes of transactions not known to be committed yet, by event id.
     pending: Mutex<HashMap<Uuid, Moved>>,
 }
@@ -91,7 +93,8 @@ impl Ledger {
             ttl,
             orgs: Orgs::default(),
             refreshing: Arc::default(),
-            plans: RwLock::new((None, HashMap::new())),
+            plans: Arc::new(RwLock::new((None, HashMap::new()))),
+            catalog_refreshing: Arc::default(),
             pending: Mutex::default(),
         }
     }
@@ -100,6 +103,36 @@ impl Ledger {
     fn cached_plan(&self, name: &str) -> Option<Option<Arc<Plan>>> {
         let plans = self.plans.read().expect("plans lock");
         plans.0.is_some_and(|at| at.elapsed() < self.ttl).then(|| plans.1.get(name).cloned())
+    }
+
+    /// The plan named `name` from the catalog in memory even past the TTL (then read again in
+    /// the background); `None` when it was never read, or was forgotten.
+    fn plan_in_memory(&self, name: &str) -> Option<Arc<Plan>> {
+        let (read_at, plan) = {
+            let plans = self.plans.read().expect("plans lock");
+            (plans.0?, plans.1.get(name).cloned()?)
+        };
+        if read_at.elapsed() >= self.ttl && !self.catalog_refreshing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let (pool, plans, refreshing) = (self.pool.clone(), self.plans.clone(), self.catalog_refreshing.clone());
+            tokio::spawn(async move {
+                let read = async {
+                    let mut c = pool.acquire().await?;
+                    anyhow::Ok(store::plans::list(&mut c).await?)
+                }
+                .await;
+                match read {
+                    Ok(all) => {
+                        let map = all.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect();
+                        *plans.write().expect("plans lock") = (Some(Instant::now()), map);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not refresh the plan catalog; answering from the previous one")
+                    }
+                }
+                refreshing.store(false, std::sync::atomic::Ordering::Release);
+            });
+        }
+        Some(plan)
     }
 
     /// The plan named `name`; the catalog is read again on `conn` after the TTL.
@@ -189,7 +222,7 @@ impl Ledger {
         let fast = {
             let orgs = self.orgs.read().expect("orgs lock");
             orgs.get(&org).filter(|f| f.period == period && f.read_at.elapsed() < self.ttl * STALE_TTLS).and_then(|f| {
-                let plan = self.cached_plan(&f.plan).flatten()?;
+                let plan = self.plan_in_memory(&f.plan)?;
                 let used = f.usage.get(metric).copied().unwrap_or(0);
                 Some((plans::check(&plan, metric, used, amount), plan.name.clone(), f.read_at.elapsed() >= self.ttl))
             })
