@@ -42,6 +42,9 @@ type Catalog = (Option<Instant>, HashMap<String, Arc<Plan>>);
 
 type Orgs = Arc<RwLock<HashMap<Uuid, Figures>>>;
 
+/// Background reads of figures at once, at most.
+const REFRESH_SLOTS: usize = 4;
+
 /// Figures older than this many TTLs are read again before answering.
 const STALE_TTLS: u32 = 4;
 
@@ -51,6 +54,9 @@ pub struct Ledger {
     orgs: Orgs,
     /// Organizations whose figures are being read in the background.
     refreshing: Arc<Mutex<std::collections::HashSet<Uuid>>>,
+    /// At most this many background reads at once (the rest wait for a later check), so that
+    /// refreshes never crowd the consumer out of the pool.
+    refresh_slots: Arc<tokio::sync::Semaphore>,
     plans: Arc<RwLock<Catalog>>,
     /// The catalog is being read in the background.
     catalog_refreshing: Arc<std::sync::atomic::AtomicBool>,
@@ -93,6 +99,7 @@ impl Ledger {
             ttl,
             orgs: Orgs::default(),
             refreshing: Arc::default(),
+            refresh_slots: Arc::new(tokio::sync::Semaphore::new(REFRESH_SLOTS)),
             plans: Arc::new(RwLock::new((None, HashMap::new()))),
             catalog_refreshing: Arc::default(),
             pending: Mutex::default(),
@@ -198,6 +205,7 @@ impl Ledger {
 
     /// Reads `org`'s figures again without holding anyone up; once at a time per organization.
     fn refresh_in_background(&self, org: Uuid, period: DateTime<Utc>) {
+        let Ok(slot) = self.refresh_slots.clone().try_acquire_owned() else { return };
         if !self.refreshing.lock().expect("refreshing lock").insert(org) {
             return;
         }
@@ -212,6 +220,7 @@ impl Ledger {
                 tracing::warn!(%org, error = %err, "could not refresh quota figures; answering from the previous ones");
             }
             refreshing.lock().expect("refreshing lock").remove(&org);
+            drop(slot);
         });
     }
 

@@ -68,8 +68,11 @@ impl Handler for Metering {
             let mut rows = Vec::with_capacity(deliveries.len());
             let mut counts: BTreeMap<Counter, Added> = BTreeMap::new();
             let mut snapshots = Vec::new();
-            for d in deliveries {
-                let Some((event, org)) = read(d) else { continue };
+            // By organization and subject (stable: one subject's events keep their order), so
+            // that concurrent batches take the rows they share in one order.
+            let mut events: Vec<(CloudEvent<Value>, Uuid)> = deliveries.iter().filter_map(read).collect();
+            events.sort_by(|(a, x), (b, y)| (x, &a.subject).cmp(&(y, &b.subject)));
+            for (event, org) in events {
                 rows.push((
                     event.id,
                     org,

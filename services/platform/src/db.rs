@@ -25,7 +25,10 @@ pub fn pool_with(url: &SecretString, max_connections: u32, acquire_timeout: Dura
         .expose_secret()
         .parse::<PgConnectOptions>()
         .context("DATABASE_URL is not a valid PostgreSQL URL")?
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500))
+        // Calendar arithmetic (`+ interval '1 month'`, `::date`, `date_trunc`) in UTC whatever
+        // the server's default time zone.
+        .options([("timezone", "UTC")]);
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)

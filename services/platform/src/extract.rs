@@ -33,7 +33,8 @@ where
 }
 
 /// An optional JSON body (`Option<Json<T>>`): an empty body is `None`, whatever its content
-/// type; any other body is read as [`Json`] reads it, with the same rejections.
+/// type, and so is a JSON `null`; any other body is read as [`Json`] reads it, with the same
+/// rejections.
 impl<T, S> axum::extract::OptionalFromRequest<S> for Json<T>
 where
     T: DeserializeOwned,
@@ -44,7 +45,9 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let json = is_json(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let text = bytes.trim_ascii();
+        // No body, or JSON's `null` (what an optional body is in the document).
+        if text.is_empty() || (json && text == b"null") {
             return Ok(None);
         }
         if !json {

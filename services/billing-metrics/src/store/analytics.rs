@@ -84,12 +84,14 @@ pub async fn snapshots(conn: &mut PgConnection, rows: &[(Uuid, &Snapshot)]) -> s
     }
     let col = |f: fn(&Snapshot) -> Option<DateTime<Utc>>| rows.iter().map(|(_, s)| f(s)).collect::<Vec<_>>();
     let ids = |f: fn(&Snapshot) -> Option<Uuid>| rows.iter().map(|(_, s)| f(s)).collect::<Vec<_>>();
-    // The newest snapshot decides the ticket's state; times never go back.
+    // The newest snapshot decides the ticket's state; times never go back; a resolution's
+    // "by the system" holds while that resolution is the ticket's, however late it arrives.
     sqlx::query(
         "INSERT INTO ticket_facts (organization_id, ticket_id, created_at, first_response_at, resolved_at, status, \
            assignee_id, team_id, reopen_count, resolved_by_system, as_of) \
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], \
            $6::text[], $7::uuid[], $8::uuid[], $9::int4[], $10::bool[], $11::timestamptz[]) \
+           AS s(o, t, c, f, r, st, a, tm, rc, rs, ao) ORDER BY o, t \
          ON CONFLICT (organization_id, ticket_id) DO UPDATE SET \
            created_at = COALESCE(ticket_facts.created_at, EXCLUDED.created_at), \
            first_response_at = LEAST(ticket_facts.first_response_at, EXCLUDED.first_response_at), \
@@ -100,8 +102,9 @@ pub async fn snapshots(conn: &mut PgConnection, rows: &[(Uuid, &Snapshot)]) -> s
              ELSE ticket_facts.assignee_id END, \
            team_id = CASE WHEN EXCLUDED.as_of >= ticket_facts.as_of THEN EXCLUDED.team_id ELSE ticket_facts.team_id END, \
            reopen_count = GREATEST(ticket_facts.reopen_count, EXCLUDED.reopen_count), \
-           resolved_by_system = CASE WHEN EXCLUDED.resolved_by_system IS NULL OR EXCLUDED.as_of < ticket_facts.as_of \
-             THEN ticket_facts.resolved_by_system ELSE EXCLUDED.resolved_by_system END, \
+           resolved_by_system = CASE WHEN EXCLUDED.resolved_by_system IS NOT NULL AND (EXCLUDED.as_of >= ticket_facts.as_of \
+               OR EXCLUDED.resolved_at IS NOT DISTINCT FROM ticket_facts.resolved_at) \
+             THEN EXCLUDED.resolved_by_system ELSE ticket_facts.resolved_by_system END, \
            as_of = GREATEST(ticket_facts.as_of, EXCLUDED.as_of)",
     )
     .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())

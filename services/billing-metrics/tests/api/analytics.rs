@@ -278,6 +278,30 @@ async fn figures_match_a_hand_computed_week_of_tickets_and_conversations() {
     assert_eq!(inbox["total"]["messages_received"], 4);
     assert_eq!(inbox["total"]["avg_response_seconds"], 640.0);
 
+    // A rule's resolution whose event arrives after a later update of the ticket still counts
+    // as automated.
+    let t9 = Uuid::now_v7();
+    let mut late = Desk { org: owner.org, events: vec![] };
+    let t = T {
+        status: "resolved",
+        created: "2026-03-05T10:00:00Z",
+        resolved: Some("2026-03-05T10:05:00Z"),
+        ..T::default()
+    };
+    late.ticket(ev::TICKET_UPDATED, "2026-03-05T10:10:00Z", t9, T { actor: Some(ag1), ..t });
+    late.ticket(STATUS, "2026-03-05T10:05:00Z", t9, t);
+    app.publish(&late.events[0]).await;
+    let applied = format!("SELECT count(*) FROM ticket_facts WHERE ticket_id = '{t9}'");
+    until_some("the later update first", || async { (app.count(&applied).await == 1).then_some(()) }).await;
+    app.publish(&late.events[1]).await;
+    let path = "/v1/metrics/performance?period=day&from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z";
+    let day = until_some("the late resolution", || async {
+        let d = app.get_json(path, &owner.token).await;
+        (d["data"][0]["automated_resolution_rate"] == 100.0).then_some(d)
+    })
+    .await;
+    assert_eq!(day["data"][0]["tickets_resolved"], 1);
+
     // Evil sees its own ticket only.
     let evil = app
         .get_json("/v1/metrics/performance?period=week&from=2026-03-02T00:00:00Z&to=2026-03-09T00:00:00Z", &other.token)

@@ -48,6 +48,8 @@ async fn refunds_are_approved_within_their_budget_and_over_it_is_a_409_saying_wh
     let url = app.url(&format!("/v1/refunds/{first}/approve"));
     let again = app.http.post(&url).bearer_auth(&owner.token).send().await.unwrap();
     assert_problem(again, StatusCode::CONFLICT).await;
+    let null = app.http.post(&url).bearer_auth(&owner.token).header("content-type", "application/json").body("null");
+    assert_problem(null.send().await.unwrap(), StatusCode::CONFLICT).await;
     let text = app.http.post(&url).bearer_auth(&owner.token).body("budget please").send().await.unwrap();
     assert_problem(text, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
 

@@ -65,8 +65,8 @@ impl Handler for MessageReceived {
         })
     }
 
-    /// A batch in conversation order (stable: a conversation's messages keep theirs), so that
-    /// concurrent batches take conversation locks in one order.
+    /// A batch in conversation order (stable: a conversation's messages keep theirs), with all
+    /// its conversations locked before anything else.
     fn handle_batch<'a>(&'a self, tx: &'a mut PgConnection, ds: &'a [Delivery]) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             let mut events = Vec::with_capacity(ds.len());
@@ -76,6 +76,15 @@ impl Handler for MessageReceived {
                 events.push(event.data);
             }
             events.sort_by_key(|m| (m.organization_id, m.conversation_id));
+            // Every conversation's lock first, in that order: a batch then waits for another
+            // only before it holds anything else (a ticket counter, a routing lock), so two
+            // batches cannot wait for each other.
+            let mut conversations: Vec<(Uuid, Uuid)> =
+                events.iter().map(|m| (m.organization_id, m.conversation_id)).collect();
+            conversations.dedup();
+            for (org, conversation) in conversations {
+                store::inbox::lock_conversation(tx, org, conversation).await?;
+            }
             for m in events {
                 receive(tx, &self.state, m).await?;
             }
