@@ -254,22 +254,7 @@ impl Consumer {
                 }
             }
         }
-        let work = crate::cache::collect(self.apply_batch(&ids, deliveries));
-        tokio::pin!(work);
-        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
-        let outcome = loop {
-            tokio::select! {
-                (outcome, touched) = &mut work => {
-                    if outcome.is_ok() && !touched.is_empty() {
-                        self.handler.committed(touched).await;
-                    }
-                    break outcome;
-                }
-                _ = progress.tick() => {
-                    futures::future::join_all(msgs.iter().map(|m| m.ack_with(AckKind::Progress))).await;
-                }
-            }
-        };
+        let outcome = self.work_on(crate::cache::collect(self.apply_batch(&ids, deliveries)), &msgs).await;
         match outcome {
             Ok(()) => {
                 futures::future::join_all(msgs.iter().map(|m| m.ack())).await;
@@ -277,6 +262,30 @@ impl Consumer {
             Err(err) => {
                 tracing::warn!(consumer = %self.spec.name, size = msgs.len(), error = %err, "batch failed; applying its messages one by one");
                 self.one_by_one(msgs).await;
+            }
+        }
+    }
+
+    /// Runs `work` (a transaction and what it touched), telling the server every few seconds
+    /// that `msgs` are still being worked on; after a commit, the handler hears what it touched.
+    async fn work_on(
+        &self,
+        work: impl std::future::Future<Output = (anyhow::Result<()>, crate::cache::Touched)>,
+        msgs: &[async_nats::jetstream::Message],
+    ) -> anyhow::Result<()> {
+        tokio::pin!(work);
+        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        loop {
+            tokio::select! {
+                (outcome, touched) = &mut work => {
+                    if outcome.is_ok() && !touched.is_empty() {
+                        self.handler.committed(touched).await;
+                    }
+                    return outcome;
+                }
+                _ = progress.tick() => {
+                    futures::future::join_all(msgs.iter().map(|m| m.ack_with(AckKind::Progress))).await;
+                }
             }
         }
     }
@@ -337,21 +346,7 @@ impl Consumer {
         };
         let event_id = delivery.event_id;
         let work = telemetry::scope(parent, crate::cache::collect(self.apply(&delivery)));
-        tokio::pin!(work);
-        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
-        let outcome = loop {
-            tokio::select! {
-                (outcome, touched) = &mut work => {
-                    if outcome.is_ok() && !touched.is_empty() {
-                        self.handler.committed(touched).await;
-                    }
-                    break outcome;
-                }
-                _ = progress.tick() => {
-                    let _ = msg.ack_with(AckKind::Progress).await;
-                }
-            }
-        };
+        let outcome = self.work_on(work, std::slice::from_ref(&msg)).await;
         match outcome {
             Ok(()) => {
                 let _ = msg.ack().await;
