@@ -116,3 +116,41 @@ async fn an_invitation_is_accepted_once_even_by_concurrent_requests() {
     assert_eq!((bobs, members), (1, 2));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn hashing_a_password_holds_no_database_connection() {
+    // Two connections and a slow hash: were argon2 run inside the acceptance's transaction, two
+    // acceptances would hold both connections while they hash, and every other request would
+    // wait for one.
+    let app = spawn_app_with(&[
+        ("DATABASE_MAX_CONNECTIONS", "2"),
+        ("ARGON2_MEMORY_KIB", "32768"),
+        ("ARGON2_ITERATIONS", "3"),
+    ])
+    .await;
+    let owner = app.signup("ada@example.com", "Acme").await;
+    let mut accepts = Vec::new();
+    for who in ["bob", "carl"] {
+        let email = format!("{who}@example.com");
+        let r = app.post("/v1/invitations", &json!({"email": email, "role": "agent"}), Some(&token(&owner))).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let t = app.token_from_mail(&email, "invitation").await;
+        let (url, body) = (app.url("/v1/invitations/accept"), json!({"token": t, "name": who, "password": PASSWORD}));
+        accepts.push(async move { reqwest::Client::new().post(url).json(&body).send().await.unwrap().status() });
+    }
+    let accepts = tokio::spawn(futures::future::join_all(accepts));
+
+    let mut answered_meanwhile = 0;
+    while !accepts.is_finished() {
+        let asked = std::time::Instant::now();
+        let r = app.get("/v1/invitations?status=pending", &token(&owner)).await;
+        assert_eq!(r.status(), StatusCode::OK, "answered while the passwords hash");
+        assert!(asked.elapsed() < std::time::Duration::from_millis(1500), "waited {:?} for a connection", asked.elapsed());
+        if !accepts.is_finished() {
+            answered_meanwhile += 1;
+        }
+    }
+    assert_eq!(accepts.await.unwrap(), [StatusCode::OK, StatusCode::OK]);
+    assert!(answered_meanwhile > 0, "the hashing took no time: this run shows nothing");
+    app.stop().await;
+}

@@ -103,6 +103,8 @@ async fn create_public(State(app): State<App>, Json(t): Json<Thing>) -> (StatusC
 async fn fail(State(app): State<App>, _: Principal, Path(status): Path<u16>) -> Problem {
     app.run();
     match status {
+        // A handler's own 401 (a credential it refuses after authentication let it through).
+        401 => Problem::unauthorized(),
         403 => Problem::forbidden("not you"),
         429 => Problem::too_many_requests(1),
         _ => Problem::unavailable("try later").retry_after(1),

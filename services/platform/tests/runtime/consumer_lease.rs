@@ -53,11 +53,15 @@ async fn a_killed_replicas_message_is_processed_by_another_within_the_lease() {
     };
     publish_raw(&bus, &event()).await;
     tokio::time::timeout(Duration::from_secs(15), stuck.started.notified()).await.expect("the replica took it");
+    let delivered = std::time::Instant::now();
     replica.kill();
 
     let survivor = Recorder::new(0);
     let stop = start(&pool, &bus, spec(5), survivor.clone());
-    count_reaches(&pool, "SELECT count(*) FROM effects", 1, Duration::from_secs(30)).await;
+    // Back within the 15 s lease (plus a margin for a slow machine), not after the 30 s of
+    // NATS's default ack wait.
+    let lease = Duration::from_secs(22).saturating_sub(delivered.elapsed());
+    count_reaches(&pool, "SELECT count(*) FROM effects", 1, lease).await;
     let attempt: i64 = sqlx::query_scalar("SELECT attempt FROM effects").fetch_one(&pool).await.unwrap();
     assert_eq!(attempt, 2, "the survivor got the killed replica's delivery again");
     stop.cancel();
@@ -82,4 +86,39 @@ async fn a_slow_handler_keeps_its_message_past_the_ack_wait() {
     assert_eq!(other.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
     stop_slow.cancel();
     stop_other.cancel();
+}
+
+#[tokio::test]
+async fn the_consumer_reports_its_lag_and_holds_messages_for_fifteen_seconds() {
+    let (pool, bus) = setup().await;
+    let stuck = Arc::new(Slow { started: Notify::new(), work: None });
+    let metrics = Metrics::new("test");
+    let mut one_at_a_time = spec(5);
+    one_at_a_time.concurrency = 1;
+    let stop = CancellationToken::new();
+    let consumer =
+        Consumer { spec: one_at_a_time, pool: pool.clone(), bus: bus.clone(), metrics: metrics.clone(), handler: stuck.clone() };
+    tokio::spawn(consumer.run(stop.clone()));
+    for _ in 0..10 {
+        publish_raw(&bus, &event()).await;
+    }
+    tokio::time::timeout(Duration::from_secs(15), stuck.started.notified()).await.expect("the consumer took one");
+
+    // The first is stuck, so the rest wait: the gauge shows what NATS counts as not delivered.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let info = support::consumer_info(&bus, "test-consumer").await.expect("the durable exists");
+        assert_eq!(info.config.ack_wait, Duration::from_secs(15), "the lease");
+        let reported = metrics
+            .encode()
+            .lines()
+            .find_map(|l| l.strip_prefix("switchboard_consumer_pending{consumer=\"test-consumer\"} "))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if info.num_pending > 0 && reported == Some(info.num_pending) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "lag {reported:?}, NATS says {}", info.num_pending);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.cancel();
 }
