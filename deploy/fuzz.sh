@@ -18,6 +18,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 SCHEMATHESIS_VERSION=4.32.5
+# Every document must be valid OpenAPI before it is fuzzed (a fuzzer reads past some errors).
+SPEC_VALIDATOR_VERSION=0.9.0
 SEED=${FUZZ_SEED:-42}
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-100}
 # Per service: a hung run must not hold CI (its limit is 90 minutes for everything).
@@ -33,15 +35,17 @@ SERVICES=(identity)
 for name in "${FUZZ[@]}"; do [ "$name" = identity ] || SERVICES+=("$name"); done
 
 ensure_schemathesis() {
-  if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ] &&
+    [ "$("$VENV/bin/pip" show openapi-spec-validator 2>/dev/null | sed -n 's/^Version: //p')" = "$SPEC_VALIDATOR_VERSION" ]; then
     return 0
   fi
-  log "installing schemathesis $SCHEMATHESIS_VERSION into .run/fuzz-venv"
+  log "installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $SPEC_VALIDATOR_VERSION into .run/fuzz-venv"
   command -v python3 >/dev/null || apt_install python3
   rm -rf "$VENV"
   # Debian ships venv's pip bootstrap separately (python3-venv).
   python3 -m venv "$VENV" 2>/dev/null || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV"; }
-  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    "openapi-spec-validator==$SPEC_VALIDATOR_VERSION"
 }
 
 PIDS=() NAMES=() DATABASES=()
@@ -164,6 +168,13 @@ FAILED_SERVICES=()
 for i in "${!SERVICES[@]}"; do
   name=${SERVICES[$i]}
   [[ " ${FUZZ[*]} " == *" $name "* ]] || continue
+  log "openapi-spec-validator: $name"
+  if ! curl -fsS --max-time 30 -o "$OUT/$name.openapi.json" "http://127.0.0.1:${HTTP_PORT[$name]}/openapi.json" ||
+    ! "$VENV/bin/openapi-spec-validator" --validation-errors all "$OUT/$name.openapi.json"; then
+    echo "$name: its OpenAPI document is not valid"
+    FAILED_SERVICES+=("$name")
+    continue
+  fi
   log "schemathesis: $name (seed $SEED, $MAX_EXAMPLES examples per operation)"
   mapfile -t extra < <(exclusions "$name")
   read -r -a user_args <<<"${FUZZ_ARGS:-}"
