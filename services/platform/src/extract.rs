@@ -136,11 +136,16 @@ fn nul_problem(field: &str) -> Problem {
     Problem::validation(vec![FieldError::new(field, "must not contain the NUL character (U+0000)")])
 }
 
-/// Raw JSON cannot hold a NUL byte inside a string, only the escape `\u0000`; a cheap scan for it
-/// decides whether the document needs walking to name the field.
-fn reject_nul_in_json(bytes: &[u8]) -> Result<(), Problem> {
+/// Raw JSON cannot hold a NUL byte inside a string, only the escape `\u0000`: whether `bytes`
+/// may carry one (an escaped backslash before `u0000` also counts; a walk then finds nothing).
+fn may_hold_nul(bytes: &[u8]) -> bool {
     const ESCAPE: &[u8] = b"\\u0000";
-    if !bytes.windows(ESCAPE.len()).any(|w| w == ESCAPE) {
+    bytes.windows(ESCAPE.len()).any(|w| w == ESCAPE)
+}
+
+/// A cheap scan for the escape decides whether the document needs walking to name the field.
+fn reject_nul_in_json(bytes: &[u8]) -> Result<(), Problem> {
+    if !may_hold_nul(bytes) {
         return Ok(());
     }
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
@@ -150,6 +155,57 @@ fn reject_nul_in_json(bytes: &[u8]) -> Result<(), Problem> {
         Some(path) => Err(nul_problem(if path.is_empty() { "body" } else { &path })),
         None => Ok(()),
     }
+}
+
+/// What takes the place of U+0000 in what must be kept whatever it holds (a provider's signed
+/// webhook, a provider's answer, an endpoint's response): U+FFFD REPLACEMENT CHARACTER, the
+/// mark of a character that could not be kept.
+pub const NUL_REPLACEMENT: &str = "\u{FFFD}";
+
+/// `text` with every U+0000 replaced by [`NUL_REPLACEMENT`]; borrowed when it has none.
+pub fn replace_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', NUL_REPLACEMENT))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Replaces U+0000 in every string and key of `value` with [`NUL_REPLACEMENT`]; whether there
+/// was any.
+pub fn replace_nul_in_json(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            *s = s.replace('\0', NUL_REPLACEMENT);
+            true
+        }
+        // Every element is rewritten, so no short-circuiting `any`.
+        Value::Array(items) => items.iter_mut().map(replace_nul_in_json).filter(|found| *found).count() > 0,
+        Value::Object(map) => {
+            let mut found = map.values_mut().map(replace_nul_in_json).filter(|found| *found).count() > 0;
+            if map.keys().any(|k| k.contains('\0')) {
+                *map = std::mem::take(map).into_iter().map(|(k, v)| (replace_nul(&k).into_owned(), v)).collect();
+                found = true;
+            }
+            found
+        }
+        _ => false,
+    }
+}
+
+/// Reads a JSON document a provider sent (a signed webhook: Meta's, TikTok's, Stripe's) into
+/// `T`, with every U+0000 of its strings and keys replaced by [`NUL_REPLACEMENT`]. A client's
+/// body with NUL is refused ([`parse_json`]); a provider's must be taken (refused, it would be
+/// retried forever or lost), and PostgreSQL's text and jsonb cannot hold U+0000. The raw bytes
+/// are the caller's to keep as they are.
+pub fn parse_json_replacing_nul<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    if !may_hold_nul(bytes) {
+        return serde_json::from_slice(bytes);
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+    replace_nul_in_json(&mut value);
+    serde_json::from_value(value)
 }
 
 /// The path (`a.b[2]`) of the first string or key holding U+0000.
@@ -309,6 +365,20 @@ mod tests {
         assert_eq!(parse_json::<Order>(br#"{"sort_order": 1e3}"#).unwrap().sort_order, 1000);
         let err = parse_json::<Order>(br#"{"sort_order": 1.5}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "sort_order");
+    }
+
+    #[test]
+    fn a_providers_nul_is_replaced_in_strings_and_keys() {
+        let body: Body = parse_json_replacing_nul(br#"{"name":"hi\u0000there","tags":["\u0000"]}"#).unwrap();
+        assert_eq!((body.name.as_str(), body.tags[0].as_str()), ("hi\u{FFFD}there", "\u{FFFD}"));
+        let v: serde_json::Value = parse_json_replacing_nul(br#"{"a\u0000":{"b":["x\u0000y"]}}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"a\u{FFFD}": {"b": ["x\u{FFFD}y"]}}));
+        // Without a NUL: read as it is, and an escaped backslash before `u0000` stays text.
+        let v: serde_json::Value = parse_json_replacing_nul(br#"{"a":"\\u0000"}"#).unwrap();
+        assert_eq!(v["a"], "\\u0000");
+        assert!(parse_json_replacing_nul::<Body>(b"{\"name\":").is_err());
+        assert_eq!(replace_nul("a\0b\0"), "a\u{FFFD}b\u{FFFD}");
+        assert!(matches!(replace_nul("plain"), std::borrow::Cow::Borrowed("plain")));
     }
 
     #[test]

@@ -330,7 +330,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text.chars().take(500).collect()
 }
 
-/// The first 4 KiB of a response body, as text.
+/// The first 4 KiB of a response body, as text (U+0000, which PostgreSQL's text cannot hold, as
+/// U+FFFD, as bytes that are not UTF-8 are).
 async fn read_limited(mut response: reqwest::Response) -> String {
     let mut out: Vec<u8> = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
@@ -340,7 +341,7 @@ async fn read_limited(mut response: reqwest::Response) -> String {
             break;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    platform::extract::replace_nul(&String::from_utf8_lossy(&out)).into_owned()
 }
 
 /// The delay before attempt `n + 1` after `n` failed attempts, with jitter; `None` when the

@@ -54,7 +54,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             return Err(Problem::bad_request("the signature's timestamp is outside the tolerance").into())
         }
     }
-    let event: Value = serde_json::from_slice(&body).map_err(|_| Problem::bad_request("the body is not JSON"))?;
+    // Taken whatever its strings hold: a NUL (which PostgreSQL's text cannot hold) becomes U+FFFD.
+    let event: Value =
+        platform::extract::parse_json_replacing_nul(&body).map_err(|_| Problem::bad_request("the body is not JSON"))?;
     let (Some(id), Some(kind)) = (event.get("id").and_then(Value::as_str), event.get("type").and_then(Value::as_str))
     else {
         return Err(Problem::bad_request("a Stripe event has an id and a type").into());

@@ -8,5 +8,6 @@ mod analytics;
 mod metering;
 mod plans;
 mod refunds;
+mod rejections;
 mod stripe;
 mod subscriptions;

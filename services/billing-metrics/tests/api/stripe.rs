@@ -123,3 +123,30 @@ async fn a_stripe_subscription_stays_with_the_organization_it_belongs_to() {
     assert_eq!((ours["stripe_subscription_id"].as_str(), ours["status"].as_str()), (Some("sub_1QAbc"), Some("active")));
     app.stop().await;
 }
+
+/// A NUL in a signed event's strings (which PostgreSQL's text cannot hold) is taken as U+FFFD
+/// REPLACEMENT CHARACTER: the event applies and is recorded, and the 200 stops Stripe's retries.
+#[tokio::test]
+async fn a_nul_in_a_signed_event_is_taken_and_the_event_applies() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let now = chrono::Utc::now().timestamp();
+    let body = serde_json::to_vec(&json!({"id": "evt_nul", "object": "event", "type": "customer.subscription.updated",
+        "data": {"object": {"id": "sub_1QAbc", "object": "subscription", "customer": "cus_\u{0}Q1xyz",
+            "status": "past_due", "cancel_at_period_end": false,
+            "metadata": {"organization_id": owner.org, "plan": "busi\u{0}ness", "note": "a\u{0}b"}}}}))
+    .unwrap();
+    assert!(body.windows(6).any(|w| w == br"\u0000"), "the JSON escape, as Stripe would send it");
+    let r = deliver(&app, &body, Some(&signed(STRIPE_SECRET, &body, now))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"applied": true, "duplicate": false}));
+    let s = app.get_json("/v1/billing/subscription", &owner.token).await;
+    // The status moves; "busi\u{FFFD}ness" is no plan of the catalog, so the plan stays.
+    assert_eq!((s["plan"].as_str(), s["status"].as_str()), (Some("free"), Some("past_due")));
+    assert_eq!(s["stripe_customer_id"], "cus_\u{FFFD}Q1xyz");
+    assert_eq!(app.count("SELECT count(*) FROM stripe_events WHERE id = 'evt_nul'").await, 1);
+    // Stripe's retry of it changes nothing.
+    let again = deliver(&app, &body, Some(&signed(STRIPE_SECRET, &body, now))).await;
+    assert_eq!(again.json::<Value>().await.unwrap(), json!({"applied": false, "duplicate": true}));
+    app.stop().await;
+}

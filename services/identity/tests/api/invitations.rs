@@ -145,7 +145,11 @@ async fn hashing_a_password_holds_no_database_connection() {
         let asked = std::time::Instant::now();
         let r = app.get("/v1/invitations?status=pending", &token(&owner)).await;
         assert_eq!(r.status(), StatusCode::OK, "answered while the passwords hash");
-        assert!(asked.elapsed() < std::time::Duration::from_millis(1500), "waited {:?} for a connection", asked.elapsed());
+        assert!(
+            asked.elapsed() < std::time::Duration::from_millis(1500),
+            "waited {:?} for a connection",
+            asked.elapsed()
+        );
         if !accepts.is_finished() {
             answered_meanwhile += 1;
         }

@@ -8,7 +8,8 @@
 //! - `POST /webhooks/tiktok`: `TikTok-Signature` with `TIKTOK_CLIENT_SECRET`.
 //!
 //! A bad or missing signature is a 401 and writes nothing. A signed body that does not parse is
-//! kept and answered 400. Everything else is stored, with its events, before the 200.
+//! kept and answered 400. Everything else is stored, with its events, before the 200: a NUL in
+//! its strings (which PostgreSQL's text cannot hold) as U+FFFD, the raw body byte for byte.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};

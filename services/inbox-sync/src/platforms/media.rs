@@ -89,7 +89,7 @@ impl MediaClient {
                     .await
                     .map_err(|e| MediaError::Unavailable(quiet(&e)))?;
                 let status = r.status();
-                let info: Value = r.json().await.unwrap_or(Value::Null);
+                let info = super::answer_json(r).await;
                 if status.as_u16() == 404 || status.as_u16() == 400 {
                     return Err(MediaError::Gone(format!("WhatsApp answered {status} for the media id")));
                 }

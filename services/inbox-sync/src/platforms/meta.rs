@@ -37,7 +37,7 @@ struct Change {
 
 /// The platform a Meta body is for (`object`), and what it holds.
 pub fn parse(body: &[u8]) -> Result<(Platform, Parsed), Malformed> {
-    let body: Body = serde_json::from_slice(body).map_err(|e| Malformed(format!("not a Meta webhook body: {e}")))?;
+    let body: Body = super::read_json(body).map_err(|e| Malformed(format!("not a Meta webhook body: {e}")))?;
     let platform = match body.object.as_str() {
         "whatsapp_business_account" => Platform::Whatsapp,
         "page" => Platform::Messenger,
@@ -424,6 +424,20 @@ mod tests {
         assert_eq!(image.media.as_ref().unwrap().url.as_deref(), Some("https://cdn/x.jpg"));
         let Update::Watermark(w) = &parsed.updates[2] else { panic!() };
         assert_eq!((w.status, w.watermark.timestamp_millis()), (Status::Read, 2500));
+    }
+
+    #[test]
+    fn a_nul_in_a_message_is_replaced_not_refused() {
+        let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+            {"field": "messages", "value": {"metadata": {"phone_number_id": "P1"},
+                "contacts": [{"wa_id": "A", "profile": {"name": "An\u{0}n"}}],
+                "messages": [{"from": "A", "id": "w1", "timestamp": "1", "type": "text",
+                    "text": {"body": "hi\u{0}there"}}]}}]}]});
+        let bytes = serde_json::to_vec(&body).unwrap();
+        assert!(bytes.windows(6).any(|w| w == br"\u0000"), "the JSON escape, as a platform sends it");
+        let (_, parsed) = parse(&bytes).unwrap();
+        let m = only_message(&parsed);
+        assert_eq!((m.text.as_str(), m.contact.name.as_deref()), ("hi\u{FFFD}there", Some("An\u{FFFD}n")));
     }
 
     #[test]

@@ -212,6 +212,22 @@ pub struct Parsed {
 #[error("{0}")]
 pub struct Malformed(pub String);
 
+/// A platform's JSON read into `T`, every U+0000 of its strings and keys replaced by U+FFFD
+/// REPLACEMENT CHARACTER: a signed webhook is taken whatever it holds (refused, the platform
+/// would retry it forever), and PostgreSQL's text and jsonb cannot hold U+0000. The raw body is
+/// kept byte for byte (`inbound_payloads.body` is BYTEA).
+pub fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    platform::extract::parse_json_replacing_nul(bytes)
+}
+
+/// A platform's answer as JSON (`null` when it is not), U+0000 replaced as [`read_json`] does:
+/// its errors and names are stored.
+pub(crate) async fn answer_json(response: reqwest::Response) -> serde_json::Value {
+    let mut answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    platform::extract::replace_nul_in_json(&mut answer);
+    answer
+}
+
 /// Seconds since the epoch as a time; `None` outside chrono's range.
 pub fn unix_seconds(s: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(s, 0)

@@ -348,7 +348,7 @@ impl OAuth {
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, OAuthError> {
         let response = request.send().await.map_err(|e| OAuthError::Unavailable(super::quiet(&e)))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = super::answer_json(response).await;
         if status.is_success() {
             return Ok(body);
         }

@@ -134,7 +134,7 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(3600)));
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer = super::answer_json(response).await;
         if status.is_success() {
             let id = answer.pointer("/messages/0/id").or_else(|| answer.get("message_id")).and_then(Value::as_str);
             // Taken, but without an id to follow it by: sending again would send it twice.
@@ -182,7 +182,7 @@ impl Api {
             }
         };
         let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer = super::answer_json(response).await;
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(SendError::Retry { error: format!("TikTok answered {status}"), after: None });
         }
@@ -216,7 +216,7 @@ impl Api {
             .await
             .map_err(|e| format!("Meta's Graph API did not answer: {e}"))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = super::answer_json(response).await;
         if status.is_success() {
             let name = body.get("verified_name").or_else(|| body.get("display_phone_number")).and_then(Value::as_str);
             return Ok(Some(name.unwrap_or(phone_number_id).to_owned()));

@@ -20,7 +20,7 @@ struct Body {
 }
 
 pub fn parse(body: &[u8]) -> Result<Parsed, Malformed> {
-    let body: Body = serde_json::from_slice(body).map_err(|e| Malformed(format!("not a TikTok webhook body: {e}")))?;
+    let body: Body = super::read_json(body).map_err(|e| Malformed(format!("not a TikTok webhook body: {e}")))?;
     let mut out = Parsed::default();
     let outbound = match body.event.as_str() {
         "im_receive_msg" => false,
@@ -31,7 +31,8 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Malformed> {
         }
     };
     let content = body.content.as_deref().ok_or_else(|| Malformed("content is missing".into()))?;
-    let c: Value = serde_json::from_str(content).map_err(|e| Malformed(format!("content is not JSON: {e}")))?;
+    // JSON inside a string: its escapes (a NUL's too) are read only now.
+    let c: Value = super::read_json(content.as_bytes()).map_err(|e| Malformed(format!("content is not JSON: {e}")))?;
     let s = |p: &str| c.pointer(p).and_then(Value::as_str).map(str::to_owned);
     let (Some(id), Some(from), Some(to)) = (s("/message_id"), s("/from_user/id"), s("/to_user/id")) else {
         return Err(Malformed("content lacks message_id, from_user or to_user".into()));
@@ -120,5 +121,18 @@ mod tests {
         let other = serde_json::json!({"event": "authorization_removed", "user_openid": "BIZ"});
         assert_eq!(parse(&serde_json::to_vec(&other).unwrap()).unwrap().skipped, 1);
         assert!(parse(br#"{"event":"im_receive_msg","content":"{"}"#).is_err());
+    }
+
+    #[test]
+    fn a_nul_in_the_body_or_in_its_content_is_replaced() {
+        let content = serde_json::json!({"message_id": "75", "timestamp": 1000, "type": "text",
+            "text": {"body": "a\u{0}b"}, "from": "c\u{0}d", "from_user": {"id": "CUST"}, "to_user": {"id": "BIZ"}});
+        // The content's escape is escaped again in the body: a NUL of the content, not of the body.
+        let body =
+            serde_json::json!({"event": "im_receive_msg", "user_openid": "BIZ\u{0}", "content": content.to_string()});
+        let parsed = parse(&serde_json::to_vec(&body).unwrap()).unwrap();
+        let Update::Message(m) = &parsed.updates[0] else { panic!() };
+        assert_eq!((m.text.as_str(), m.account_id.as_str()), ("a\u{FFFD}b", "BIZ\u{FFFD}"));
+        assert_eq!(m.contact.username.as_deref(), Some("c\u{FFFD}d"));
     }
 }

@@ -17,6 +17,8 @@ pub async fn insert(
     error: Option<&str>,
 ) -> sqlx::Result<Option<Uuid>> {
     let id = Uuid::now_v7();
+    // Why a body could not be read may quote it: text, so without U+0000.
+    let error = error.map(|e| platform::extract::replace_nul(e).into_owned());
     let done = sqlx::query(
         "INSERT INTO inbound_payloads (id, platform, connection_id, body, body_sha256, updates, skipped, error) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (body_sha256) DO NOTHING",

@@ -8,5 +8,6 @@ mod labels;
 mod media;
 mod oauth;
 mod outbound;
+mod rejections;
 mod retention;
 mod webhooks;

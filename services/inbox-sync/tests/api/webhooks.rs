@@ -160,6 +160,59 @@ async fn a_signed_body_that_does_not_parse_is_kept_and_answered_400() {
     app.stop().await;
 }
 
+/// PostgreSQL's text and jsonb cannot hold U+0000, and a platform's signed body must be taken
+/// (refused, Meta would retry it forever): a NUL in a message, a JSON escape as Meta sends it, is
+/// stored, read and announced as U+FFFD REPLACEMENT CHARACTER; the raw body is kept byte for byte.
+#[tokio::test]
+async fn a_nul_in_a_signed_message_is_stored_as_a_replacement_character() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    app.connect_whatsapp(&owner).await;
+    let customer = "5511999990000";
+    let body =
+        serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_ID},
+            "contacts": [{"profile": {"name": "Ana\u{0}"}, "wa_id": customer}],
+            "messages": [{"from": customer, "id": "wamid.NUL", "timestamp": "1749416383", "type": "text",
+                "text": {"body": "hi\u{0}there"}}]}}]}]}))
+        .unwrap();
+    assert!(body.windows(6).any(|w| w == br"\u0000"), "the JSON escape, as Meta sends it");
+    let r = app.meta("/webhooks/whatsapp", &body, Some(&sign(&body))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["stored"], 1);
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 1);
+    let kept: Vec<u8> = sqlx::query_scalar("SELECT body FROM inbound_payloads").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(kept, body, "the raw body, byte for byte");
+
+    let list = conversations(&app, &owner).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["contact_name"], "Ana\u{FFFD}");
+    assert_eq!(list[0]["last_message_preview"], "hi\u{FFFD}there");
+    let stored = messages_of(&app, &owner, list[0]["id"].as_str().unwrap()).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["external_id"], "wamid.NUL");
+    assert_eq!(stored[0]["content"], "hi\u{FFFD}there");
+
+    // Announced once, as stored, and nothing left in the outbox.
+    let received = app.messages("EVENTS", "events.inbox.message.received", 1).await;
+    assert_eq!(received.len(), 1);
+    let data = &received[0]["data"];
+    assert_eq!(data["message_id"], stored[0]["id"]);
+    assert_eq!(data["text"], "hi\u{FFFD}there");
+    assert_eq!(data["contact"]["name"], "Ana\u{FFFD}");
+    until_some("the outbox to be relayed", || async {
+        (app.count("SELECT count(*) FROM outbox").await == 0).then_some(())
+    })
+    .await;
+
+    // Meta's retry of the same bytes is the duplicate it is.
+    let again = app.meta("/webhooks/whatsapp", &body, Some(&sign(&body))).await;
+    assert_eq!(again.json::<Value>().await.unwrap()["duplicates"], 1);
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM inbound_payloads").await, 1);
+    app.stop().await;
+}
+
 fn wa_message(phone: &str, from: &str, id: &str, text: &str) -> (String, Value) {
     (
         phone.to_owned(),

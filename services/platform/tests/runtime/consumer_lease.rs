@@ -96,8 +96,13 @@ async fn the_consumer_reports_its_lag_and_holds_messages_for_fifteen_seconds() {
     let mut one_at_a_time = spec(5);
     one_at_a_time.concurrency = 1;
     let stop = CancellationToken::new();
-    let consumer =
-        Consumer { spec: one_at_a_time, pool: pool.clone(), bus: bus.clone(), metrics: metrics.clone(), handler: stuck.clone() };
+    let consumer = Consumer {
+        spec: one_at_a_time,
+        pool: pool.clone(),
+        bus: bus.clone(),
+        metrics: metrics.clone(),
+        handler: stuck.clone(),
+    };
     tokio::spawn(consumer.run(stop.clone()));
     for _ in 0..10 {
         publish_raw(&bus, &event()).await;

@@ -137,14 +137,15 @@ pub async fn draft(endpoint: &Endpoint<'_>, ticket: &Ticket, articles: &[Candida
         }
         bytes.extend_from_slice(&chunk);
     }
-    let completion: Completion =
-        serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("not a chat completion: {e}"))?;
+    // PostgreSQL's text cannot hold U+0000: the reply and the model's name come with U+FFFD instead.
+    let completion: Completion = platform::extract::parse_json_replacing_nul(&bytes)
+        .map_err(|e| anyhow::anyhow!("not a chat completion: {e}"))?;
     let text = completion
         .choices
         .into_iter()
         .next()
         .and_then(|c| c.message.content)
-        .map(|t| clip(t.trim(), MAX_DRAFT_CHARS).replace('\0', ""))
+        .map(|t| clip(t.trim(), MAX_DRAFT_CHARS).to_owned())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| anyhow::anyhow!("the completion has no reply"))?;
     let tokens = |n: Option<i64>| n.and_then(|n| i32::try_from(n).ok()).filter(|n| *n >= 0);

@@ -336,13 +336,21 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    /// Waits until `n` requests arrived (or 10 s), then returns them.
+    /// Waits until at least `n` requests arrived, then returns every one received so far; fails
+    /// the test, saying how many of the `n` came and what they were, if fewer arrived within 10 s.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.got.lock().unwrap().len() < n && Instant::now() < deadline {
+        loop {
+            if self.got.lock().unwrap().len() >= n {
+                return self.received();
+            }
+            if Instant::now() >= deadline {
+                let got = self.received();
+                let types: Vec<&str> = got.iter().map(|r| r.body["type"].as_str().unwrap_or("?")).collect();
+                panic!("timed out: only {} of {n} deliveries reached {} within 10 s: {types:?}", got.len(), self.url);
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.received()
     }
 }
 
