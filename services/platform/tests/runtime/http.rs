@@ -76,6 +76,30 @@ async fn an_unreachable_database_answers_503_within_the_pool_wait() {
 }
 
 #[tokio::test]
+async fn a_lost_connection_or_a_conflict_to_retry_is_503_and_a_bug_is_500() {
+    use platform::error::{internal_error, is_unavailable};
+    let (pool, _) = setup().await;
+    let raise = |code: &str| format!("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '{code}'; END $$");
+    // The server ending our session (an operator, a failover): 57P01 or a closed socket.
+    let mut victim = pool.acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *victim).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&pool).await.unwrap();
+    let mut lost = vec![sqlx::query("SELECT 1").execute(&mut *victim).await.unwrap_err()];
+    for code in ["08006", "57P01", "57P03", "53300", "40001", "40P01"] {
+        lost.push(sqlx::query(&raise(code)).execute(&pool).await.unwrap_err());
+    }
+    for err in lost {
+        assert!(is_unavailable(&err), "{err:?}");
+        assert_eq!(internal_error(&anyhow::Error::new(err)).status, 503);
+    }
+    for bug in ["SELECT 1/0", "SELECT nothing FROM nowhere", &raise("23505")] {
+        let err = sqlx::query(bug).execute(&pool).await.unwrap_err();
+        assert!(!is_unavailable(&err), "{err:?}");
+        assert_eq!(internal_error(&anyhow::Error::new(err)).status, 500);
+    }
+}
+
+#[tokio::test]
 async fn the_router_answers_problems_itself() {
     let (pool, bus) = setup().await;
     let app = App::new(pool.clone());
