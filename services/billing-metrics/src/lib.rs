@@ -14,6 +14,7 @@ pub mod meter;
 pub mod metering;
 pub mod periods;
 pub mod plans;
+pub mod retention;
 pub mod store;
 pub mod stripe;
 
@@ -136,16 +137,7 @@ impl Application {
             },
         );
         let grpc_routes = grpc::routes(state.clone(), &state.config.common.service_token());
-        let retention = platform::retention::Retention::new(runtime.pool.clone()).rule(
-            "activity older than 400 days",
-            "DELETE FROM activity_logs WHERE id IN (SELECT id FROM activity_logs \
-             WHERE created_at < now() - interval '400 days' LIMIT 1000)",
-        )
-        // Message times serve response times; the daily figures stay.
-        .rule(
-            "inbox message times older than 400 days",
-            "DELETE FROM inbox_messages WHERE (organization_id, message_id) IN (SELECT organization_id, message_id              FROM inbox_messages WHERE at < now() - interval '400 days' LIMIT 1000)",
-        );
+        let retention = retention::rules(runtime.pool.clone());
         let metering = Consumer {
             // Events applied as sets: a batch's counters are added up before they are written.
             spec: ConsumerSpec::new("billing-metering", EVENTS_STREAM, "events.>").batched(METERING_BATCH, 4),

@@ -34,8 +34,12 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The request's `X-Request-Id`, to quote when asking for help (as in the edge's own problems).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub request_id: Option<Box<str>>,
     #[serde(skip)]
-    retry_after: Option<u64>,
+    retry_after: Option<u32>,
     /// 401s tell the client which scheme to use (RFC 9110 §11.6.1).
     #[serde(skip)]
     challenge: bool,
@@ -50,6 +54,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
+            request_id: None,
             retry_after: None,
             challenge: status == StatusCode::UNAUTHORIZED,
         }
@@ -61,7 +66,7 @@ impl Problem {
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds.max(1));
+        self.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX).max(1));
         self
     }
 
@@ -130,8 +135,11 @@ impl Problem {
 }
 
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let status = self.status_code();
+        if self.request_id.is_none() {
+            self.request_id = crate::telemetry::current_request_id().map(String::into_boxed_str);
+        }
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();

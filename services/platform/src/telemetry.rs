@@ -97,6 +97,12 @@ impl fmt::Display for TraceContext {
 
 tokio::task_local! {
     static CURRENT: TraceContext;
+    static REQUEST: String;
+}
+
+/// The `X-Request-Id` of the HTTP request being answered, if any: problems quote it.
+pub fn current_request_id() -> Option<String> {
+    REQUEST.try_with(String::clone).ok()
 }
 
 /// The trace context of the request or message being handled, if any.
@@ -136,7 +142,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         trace_id = %ctx.trace_id_hex(),
         org_id = tracing::field::Empty,
     );
-    let mut response = scope(ctx, next.run(req).instrument(span)).await;
+    let mut response = REQUEST.scope(request_id.clone(), scope(ctx, next.run(req).instrument(span))).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, v);
     }

@@ -75,3 +75,49 @@ async fn every_event_is_in_the_log_filterable_and_private_to_its_organization() 
     assert_problem(app.get("/v1/activity", &agent_key).await, StatusCode::FORBIDDEN).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn retention_deletes_activity_and_message_times_after_400_days_and_keeps_the_rest() {
+    let app = spawn_app().await;
+    let org = Uuid::now_v7();
+    for (age, label) in [("401 days", "old"), ("399 days", "kept")] {
+        sqlx::query(
+            "INSERT INTO activity_logs (id, organization_id, action, resource_type, created_at) \
+             VALUES ($1, $2, $3, 'ticket', now() - $4::interval)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(org)
+        .bind(label)
+        .bind(age)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO inbox_messages (organization_id, message_id, conversation_id, at, inbound) \
+             VALUES ($1, $2, $3, now() - $4::interval, $5)",
+        )
+        .bind(org)
+        .bind(Uuid::now_v7())
+        .bind(Uuid::now_v7())
+        .bind(age)
+        .bind(label == "kept")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let deleted = billing_metrics::retention::rules(app.pool.clone()).run_once().await.unwrap();
+    assert_eq!(deleted, 2, "one activity row and one message time");
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity_logs WHERE organization_id = $1")
+        .bind(org)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["kept"]);
+    let inbound: Vec<bool> = sqlx::query_scalar("SELECT inbound FROM inbox_messages WHERE organization_id = $1")
+        .bind(org)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(inbound, [true]);
+    app.stop().await;
+}

@@ -10,10 +10,14 @@ use serde_json::Value;
 use crate::app::App;
 use crate::support::{self, client, setup, ALICE};
 
+/// A problem of `status`, quoting the request id the response carries.
 async fn problem(r: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(r.status(), status);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    r.json().await.unwrap()
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["request_id"], id.as_str(), "{body}");
+    body
 }
 
 #[tokio::test]
@@ -117,6 +121,9 @@ async fn the_router_answers_problems_itself() {
 
     let r = http.get(format!("{}/nowhere", server.url)).send().await.unwrap();
     problem(r, StatusCode::NOT_FOUND).await;
+    // The client's own id is kept and quoted.
+    let r = http.get(format!("{}/nowhere", server.url)).header("x-request-id", "ticket-4711").send().await.unwrap();
+    assert_eq!(problem(r, StatusCode::NOT_FOUND).await["request_id"], "ticket-4711");
     let r = http.delete(format!("{}/me", server.url)).send().await.unwrap();
     problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
 }
