@@ -184,9 +184,12 @@ async fn handle(cfg: &Idempotency, scope: String, key: String, req: Request, nex
             .await?;
     } else if no_store(&parts.headers) {
         // A response carrying credentials is never stored: a replay gets a 409 saying so.
-        let body = serde_json::to_vec(&Problem::conflict(
+        let mut replay = Problem::conflict(
             "this request was already processed; its response held credentials, which are never kept",
-        ))?;
+        );
+        // Like every stored answer, it quotes the request that produced it.
+        replay.request_id = crate::telemetry::current_request_id().map(String::into_boxed_str);
+        let body = serde_json::to_vec(&replay)?;
         sqlx::query(
             "UPDATE idempotency_keys SET status = 409, content_type = 'application/problem+json', body = $3 \
              WHERE scope = $1 AND key = $2",

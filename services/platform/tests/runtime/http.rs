@@ -87,7 +87,8 @@ async fn a_lost_connection_or_a_conflict_to_retry_is_503_and_a_bug_is_500() {
     // The server ending our session (an operator, a failover): 57P01 or a closed socket.
     let mut victim = pool.acquire().await.unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *victim).await.unwrap();
-    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&pool).await.unwrap();
+    // Waits (up to 5 s) until the session is gone.
+    sqlx::query("SELECT pg_terminate_backend($1, 5000)").bind(pid).execute(&pool).await.unwrap();
     let mut lost = vec![sqlx::query("SELECT 1").execute(&mut *victim).await.unwrap_err()];
     for code in ["08006", "57P01", "57P03", "53300", "40001", "40P01"] {
         lost.push(sqlx::query(&raise(code)).execute(&pool).await.unwrap_err());
