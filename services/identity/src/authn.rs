@@ -5,42 +5,16 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use crate::store::credentials as store;
+use crate::tokens;
+use chrono::Utc;
 use futures::future::BoxFuture;
 use platform::auth::{AuthFailure, Authenticator, CredentialKind, Principal, Role};
 use sqlx::PgPool;
-use uuid::Uuid;
-
-use crate::tokens;
 
 pub struct DbAuthenticator {
     pool: PgPool,
     idle: Duration,
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: Uuid,
-    user_id: Uuid,
-    organization_id: Uuid,
-    slug: String,
-    role: String,
-    access_expires_at: DateTime<Utc>,
-    absolute_expires_at: DateTime<Utc>,
-    last_used_at: DateTime<Utc>,
-    subscription_status: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: Uuid,
-    organization_id: Uuid,
-    slug: String,
-    role: String,
-    scopes: Vec<String>,
-    expires_at: Option<DateTime<Utc>>,
-    last_used_at: Option<DateTime<Utc>>,
-    subscription_status: Option<String>,
 }
 
 /// `last_used_at` is written at most this often per credential, to keep reads cheap.
@@ -52,19 +26,8 @@ impl DbAuthenticator {
     }
 
     async fn session(&self, token: &str) -> Result<Principal, AuthFailure> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.id, s.user_id, s.organization_id, o.slug, m.role, s.access_expires_at, \
-                    s.absolute_expires_at, s.last_used_at, o.subscription_status \
-             FROM sessions s \
-             JOIN organizations o ON o.id = s.organization_id \
-             JOIN memberships m ON m.organization_id = s.organization_id AND m.user_id = s.user_id \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.access_token_hash = $1 AND s.revoked_at IS NULL AND u.is_active",
-        )
-        .bind(tokens::hash(token))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| AuthFailure::Unavailable(e.into()))?;
+        let row =
+            store::session(&self.pool, &tokens::hash(token)).await.map_err(|e| AuthFailure::Unavailable(e.into()))?;
         let row = row.ok_or(AuthFailure::Invalid)?;
         let now = Utc::now();
         let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::MAX);
@@ -72,10 +35,7 @@ impl DbAuthenticator {
             return Err(AuthFailure::Invalid);
         }
         if now - row.last_used_at >= TOUCH_EVERY {
-            let _ = sqlx::query("UPDATE sessions SET last_used_at = now() WHERE id = $1")
-                .bind(row.id)
-                .execute(&self.pool)
-                .await;
+            let _ = store::touch_session(&self.pool, row.id).await;
         }
         let role = row.role.parse::<Role>().map_err(|e| AuthFailure::Unavailable(anyhow::anyhow!(e)))?;
         Ok(Principal {
@@ -95,25 +55,15 @@ impl DbAuthenticator {
         if !tokens::is_well_formed_api_key(key) {
             return Err(AuthFailure::Invalid);
         }
-        let row: Option<KeyRow> = sqlx::query_as(
-            "SELECT k.id, k.organization_id, o.slug, k.role, k.scopes, k.expires_at, k.last_used_at, o.subscription_status \
-             FROM api_keys k JOIN organizations o ON o.id = k.organization_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(tokens::hash(key))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| AuthFailure::Unavailable(e.into()))?;
+        let row =
+            store::api_key(&self.pool, &tokens::hash(key)).await.map_err(|e| AuthFailure::Unavailable(e.into()))?;
         let row = row.ok_or(AuthFailure::Invalid)?;
         let now = Utc::now();
         if row.expires_at.is_some_and(|e| now >= e) {
             return Err(AuthFailure::Invalid);
         }
         if row.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
-            let _ = sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
-                .bind(row.id)
-                .execute(&self.pool)
-                .await;
+            let _ = store::touch_api_key(&self.pool, row.id).await;
         }
         let role = row.role.parse::<Role>().map_err(|e| AuthFailure::Unavailable(anyhow::anyhow!(e)))?;
         Ok(Principal {

@@ -22,14 +22,7 @@ use crate::store;
 /// Queued tickets handed out per drain at most; the rest go at the next chance.
 const DRAIN_BATCH: i64 = 500;
 
-/// Takes the organization's routing lock for the rest of the transaction.
-pub async fn lock(tx: &mut PgConnection, org: Uuid) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ticketing.routing'), hashtext($1::text))")
-        .bind(org)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
+pub use store::routing::lock;
 
 /// Whether `t` should have an agent picked for it.
 fn wants_agent(t: &Ticket) -> bool {
@@ -51,12 +44,7 @@ pub async fn on_change(tx: &mut PgConnection, _before: Option<&Ticket>, after: &
         if after.queued_at.is_none() {
             wrote = true;
             platform::cache::touch(after.id);
-            // Queued since now; the team's queue is handed out in that order.
-            sqlx::query("UPDATE tickets SET queued_at = clock_timestamp() WHERE id = $1 AND organization_id = $2")
-                .bind(after.id)
-                .bind(org)
-                .execute(&mut *tx)
-                .await?;
+            store::routing::enqueue(tx, org, after.id).await?;
         }
         for (ticket, agent) in drain_team_unannounced(tx, org, team).await? {
             if ticket == after.id {
@@ -69,11 +57,7 @@ pub async fn on_change(tx: &mut PgConnection, _before: Option<&Ticket>, after: &
     } else if after.queued_at.is_some() {
         wrote = true;
         platform::cache::touch(after.id);
-        sqlx::query("UPDATE tickets SET queued_at = NULL WHERE id = $1 AND organization_id = $2")
-            .bind(after.id)
-            .bind(org)
-            .execute(&mut *tx)
-            .await?;
+        store::routing::dequeue(tx, org, after.id).await?;
     }
     Ok(Routed { assigned, wrote })
 }
@@ -117,16 +101,7 @@ async fn drain_team_unannounced(tx: &mut PgConnection, org: Uuid, team: Uuid) ->
     if room == 0 {
         return Ok(Vec::new());
     }
-    let queue: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM tickets WHERE organization_id = $1 AND team_id = $2 AND queued_at IS NOT NULL \
-           AND assignee_id IS NULL AND status IN ('open', 'in_progress', 'waiting') \
-         ORDER BY queued_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(org)
-    .bind(team)
-    .bind(room.min(DRAIN_BATCH))
-    .fetch_all(&mut *tx)
-    .await?;
+    let queue = store::routing::queue(tx, org, team, room.min(DRAIN_BATCH)).await?;
     let mut given = Vec::with_capacity(queue.len());
     for ticket in queue {
         // Never assigned first, then the longest ago; ties by id, so the order is total.
@@ -138,12 +113,7 @@ async fn drain_team_unannounced(tx: &mut PgConnection, org: Uuid, team: Uuid) ->
             break;
         };
         platform::cache::touch(ticket);
-        sqlx::query("UPDATE tickets SET assignee_id = $3, queued_at = NULL WHERE id = $1 AND organization_id = $2")
-            .bind(ticket)
-            .bind(org)
-            .bind(next.user_id)
-            .execute(&mut *tx)
-            .await?;
+        store::routing::give(tx, org, ticket, next.user_id).await?;
         next.last_assigned_at = Some(store::agents::touch(tx, org, next.user_id).await?);
         next.load += 1;
         given.push((ticket, next.user_id));

@@ -2,6 +2,7 @@
 //! organization.
 
 pub mod api_keys;
+pub mod credentials;
 pub mod directory;
 pub mod invitations;
 pub mod members;

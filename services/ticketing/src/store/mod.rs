@@ -12,6 +12,7 @@ pub mod history;
 pub mod inbox;
 pub mod listing;
 pub mod projects;
+pub mod routing;
 pub mod rules;
 pub mod settings;
 pub mod sla;

@@ -86,6 +86,26 @@ async fn a_failed_delivery_is_retried_with_the_same_webhook_id() {
 }
 
 #[tokio::test]
+async fn a_receivers_nul_is_recorded_as_a_replacement_character() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let rx = Receiver::start().await;
+    // PostgreSQL's text cannot hold U+0000: recording this answer must not fail the attempt.
+    rx.answer_with(500, b"upstream\0down");
+    let (id, _) = app.endpoint(&owner, json!({"url": rx.url, "events": ["feedback.*"]})).await;
+    app.publish(owner.org, "feedback.created", json!({"title": "x"})).await;
+    let got = rx.wait_for(2).await;
+    app.settled().await;
+    let detail = app.get_json(&format!("/v1/deliveries/{}", got[0].id), &owner.token).await;
+    let bodies: Vec<&str> =
+        detail["attempt_log"].as_array().unwrap().iter().map(|a| a["response_body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["upstream\u{FFFD}down", "ok"], "{detail}");
+    let list = app.get_json(&format!("/v1/webhooks/{id}/deliveries"), &owner.token).await;
+    assert_eq!(list["data"][0]["status"], "succeeded");
+    app.stop();
+}
+
+#[tokio::test]
 async fn retry_after_is_honoured() {
     let app = spawn_app().await;
     let owner = app.owner("ada@example.com", "Acme").await;

@@ -273,7 +273,8 @@ pub struct Received {
 }
 
 /// Statuses (and Retry-After seconds) to answer, in turn.
-type Script = Arc<Mutex<VecDeque<(u16, Option<u64>)>>>;
+/// Each answer: status, `Retry-After`, body.
+type Script = Arc<Mutex<VecDeque<(u16, Option<u64>, &'static [u8])>>>;
 
 /// A receiver: answers the scripted statuses in turn (then 200), records what it gets.
 #[derive(Clone)]
@@ -307,12 +308,12 @@ impl Receiver {
                     raw: body,
                     at: Instant::now(),
                 });
-                let (status, retry_after) = s.lock().unwrap().pop_front().unwrap_or((200, None));
+                let (status, retry_after, answer) = s.lock().unwrap().pop_front().unwrap_or((200, None, b"ok"));
                 let mut response = axum::http::Response::builder().status(status);
                 if let Some(ra) = retry_after {
                     response = response.header("retry-after", ra.to_string());
                 }
-                response.body(axum::body::Body::from("ok")).unwrap()
+                response.body(axum::body::Body::from(answer)).unwrap()
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -325,7 +326,12 @@ impl Receiver {
     }
 
     pub fn answer(&self, status: u16, retry_after: Option<u64>) {
-        self.script.lock().unwrap().push_back((status, retry_after));
+        self.script.lock().unwrap().push_back((status, retry_after, b"ok"));
+    }
+
+    /// The next answer is `status` with `body`.
+    pub fn answer_with(&self, status: u16, body: &'static [u8]) {
+        self.script.lock().unwrap().push_back((status, None, body));
     }
 
     pub fn slow(&self, d: Duration) {
