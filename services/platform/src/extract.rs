@@ -281,10 +281,21 @@ where
             |e: QueryRejection| {
                 let text = e.body_text();
                 let msg = text.trim_start_matches("Failed to deserialize query string: ");
-                Problem::validation(vec![FieldError::new("query", msg)])
+                // The deserializer says which parameter (`ticket_id: UUID parsing failed…`);
+                // without one (a missing parameter) the query as a whole is named.
+                let (field, msg) = match msg.split_once(": ") {
+                    Some((name, rest)) if is_parameter_name(name) => (name, rest),
+                    _ => ("query", msg),
+                };
+                Problem::validation(vec![FieldError::new(field, msg)])
             },
         )
     }
+}
+
+/// Whether `name` looks like a query parameter's name (`limit`, `filter.status`, `ids[0]`).
+fn is_parameter_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-[]".contains(c))
 }
 
 /// Path extractor: a path segment that cannot be an id of ours names nothing, so it is a 404.

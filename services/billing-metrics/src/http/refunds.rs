@@ -134,6 +134,9 @@ pub struct ListQuery {
     #[serde(flatten)]
     page: PageQuery,
     status: Option<String>,
+    customer_id: Option<String>,
+    ticket_id: Option<Uuid>,
+    order_reference: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -146,7 +149,10 @@ pub struct RefundPage {
 #[utoipa::path(get, path = "/v1/refunds", operation_id = "list_refunds", tag = "refunds",
     params(("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "The previous page's next_cursor"),
-        ("status" = Option<String>, Query, pattern = "^(pending|approved|rejected|completed)$", description = "Only these")),
+        ("status" = Option<String>, Query, pattern = "^(pending|approved|rejected|completed)$", description = "Only these"),
+        ("customer_id" = Option<String>, Query, min_length = 1, max_length = 200, description = "Only this customer's"),
+        ("ticket_id" = Option<Uuid>, Query, description = "Only those for this ticket"),
+        ("order_reference" = Option<String>, Query, min_length = 1, max_length = 200, description = "Only those for this order")),
     responses((status = 200, description = "A page", body = RefundPage),
         (status = 422, description = "A bad filter or cursor", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
@@ -161,9 +167,22 @@ pub async fn list(
             Problem::validation(vec![FieldError::new("status", "pending, approved, rejected or completed")]).into()
         );
     }
+    let bad: Vec<FieldError> = [("customer_id", &q.customer_id), ("order_reference", &q.order_reference)]
+        .into_iter()
+        .filter(|(_, value)| value.as_ref().is_some_and(|x| x.is_empty() || x.chars().count() > 200))
+        .map(|(field, _)| FieldError::new(field, "1 to 200 characters"))
+        .collect();
+    if !bad.is_empty() {
+        return Err(Problem::validation(bad).into());
+    }
+    let filter = store::RefundFilter {
+        status: q.status.as_deref(),
+        customer_id: q.customer_id.as_deref(),
+        ticket_id: q.ticket_id,
+        order_reference: q.order_reference.as_deref(),
+    };
     let mut conn = state.pool.acquire().await?;
-    let rows =
-        store::refunds(&mut conn, p.org_id, q.status.as_deref(), cursor.map(|c| (c.time, c.id)), limit + 1).await?;
+    let rows = store::refunds(&mut conn, p.org_id, &filter, cursor.map(|c| (c.time, c.id)), limit + 1).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor { time: r.created_at, id: r.id });
     Ok(Json(RefundPage { data: page.data, next_cursor: page.next_cursor }))
 }

@@ -333,22 +333,36 @@ pub async fn complete(conn: &mut PgConnection, org: Uuid, id: Uuid) -> sqlx::Res
     .await
 }
 
+/// What a refund list keeps (each `None`: any).
+#[derive(Debug, Default)]
+pub struct RefundFilter<'a> {
+    pub status: Option<&'a str>,
+    pub customer_id: Option<&'a str>,
+    pub ticket_id: Option<Uuid>,
+    pub order_reference: Option<&'a str>,
+}
+
 pub async fn refunds(
     conn: &mut PgConnection,
     org: Uuid,
-    status: Option<&str>,
+    f: &RefundFilter<'_>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Refund>> {
     sqlx::query_as(&format!(
         "SELECT {REFUND} FROM refunds WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2) \
+           AND ($6::text IS NULL OR customer_id = $6) AND ($7::uuid IS NULL OR ticket_id = $7) \
+           AND ($8::text IS NULL OR order_reference = $8) \
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
     .bind(org)
-    .bind(status)
+    .bind(f.status)
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .bind(f.customer_id)
+    .bind(f.ticket_id)
+    .bind(f.order_reference)
     .fetch_all(conn)
     .await
 }

@@ -149,3 +149,50 @@ async fn concurrent_approvals_never_spend_past_the_limit() {
     assert_eq!(app.count("SELECT sum(amount_cents)::bigint FROM budget_usage_records").await, 1_000);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn refunds_are_listed_by_customer_ticket_and_order_within_the_organization() {
+    let app = spawn_app().await;
+    let owner = app.owner("ada@example.com", "Acme").await;
+    let other = app.owner("eve@example.com", "Evil").await;
+    let ticket = uuid::Uuid::now_v7();
+    let mut ids = Vec::new();
+    for (who, body) in [
+        (&owner, json!({"amount_cents": 100, "reason": "ux_issue", "customer_id": "cus-1", "ticket_id": ticket})),
+        (
+            &owner,
+            json!({"amount_cents": 200, "reason": "ux_issue", "customer_id": "cus-1", "order_reference": "ord-9"}),
+        ),
+        (&owner, json!({"amount_cents": 300, "reason": "ux_issue", "customer_id": "cus-2", "ticket_id": ticket})),
+        (&other, json!({"amount_cents": 400, "reason": "ux_issue", "customer_id": "cus-1", "ticket_id": ticket})),
+    ] {
+        let r = post(&app, "/v1/refunds", body, &who.token).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        ids.push(r.json::<Value>().await.unwrap()["amount_cents"].as_i64().unwrap());
+    }
+    let amounts = |page: Value| -> Vec<i64> {
+        page["data"].as_array().unwrap().iter().map(|r| r["amount_cents"].as_i64().unwrap()).collect()
+    };
+    let q = |query: String| {
+        let app = &app;
+        let token = owner.token.clone();
+        async move { app.get_json(&format!("/v1/refunds?{query}"), &token).await }
+    };
+    assert_eq!(amounts(q("customer_id=cus-1".into()).await), [200, 100]);
+    assert_eq!(amounts(q(format!("ticket_id={ticket}")).await), [300, 100]);
+    assert_eq!(amounts(q(format!("ticket_id={ticket}&customer_id=cus-2")).await), [300]);
+    assert_eq!(amounts(q("order_reference=ord-9".into()).await), [200]);
+    assert_eq!(amounts(q("customer_id=nobody".into()).await), Vec::<i64>::new());
+    // The other organization's refund for the same customer and ticket never shows.
+    assert_eq!(ids.len(), 4);
+    for (query, field) in [
+        ("ticket_id=not-a-uuid", "ticket_id"),
+        ("customer_id=", "customer_id"),
+        ("order_reference=", "order_reference"),
+    ] {
+        let r = app.http.get(app.url(&format!("/v1/refunds?{query}"))).bearer_auth(&owner.token).send().await.unwrap();
+        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    app.stop().await;
+}

@@ -219,9 +219,9 @@ async fn malformed_and_invalid_bodies_and_queries_are_refused_naming_the_field()
         assert!(fields.iter().any(|f| f.starts_with(field)), "{field}: {problem}");
     }
     for (query, field) in [
-        ("status=lost", "query"),
+        ("status=lost", "status"),
         ("limit=0", "limit"),
-        ("limit=many", "query"),
+        ("limit=many", "limit"),
         ("cursor=garbage", "cursor"),
         ("cursor=a%00b", "cursor"),
     ] {
