@@ -6,6 +6,7 @@
 //! first time an organization is asked about, or when its figures are far past the TTL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,9 @@ pub struct Ledger {
     pool: PgPool,
     ttl: Duration,
     orgs: Orgs,
+    /// How many times figures were forgotten: a read that began before a `forget` must not
+    /// put back what it read (the plan it saw may be the one just changed).
+    forgets: Arc<AtomicU64>,
     /// Organizations whose figures are being read in the background.
     refreshing: Arc<Mutex<std::collections::HashSet<Uuid>>>,
     /// At most this many background reads at once (the rest wait for a later check), so that
@@ -64,9 +68,17 @@ pub struct Ledger {
     pending: Mutex<HashMap<Uuid, Moved>>,
 }
 
-/// Reads `org`'s figures of `period` and keeps them. A counter never goes below what this
-/// replica's consumer committed meanwhile (a read that began before a commit sees less).
-async fn read(c: &mut sqlx::PgConnection, orgs: &Orgs, org: Uuid, period: DateTime<Utc>) -> anyhow::Result<Figures> {
+/// Reads `org`'s figures of `period` and keeps them, unless figures were forgotten meanwhile
+/// (then the next question reads again). A counter never goes below what this replica's
+/// consumer committed meanwhile (a read that began before a commit sees less).
+async fn read(
+    c: &mut sqlx::PgConnection,
+    orgs: &Orgs,
+    forgets: &AtomicU64,
+    org: Uuid,
+    period: DateTime<Utc>,
+) -> anyhow::Result<Figures> {
+    let began = forgets.load(Ordering::SeqCst);
     let subscription = store::subscriptions::get(c, org).await?;
     let mut usage: HashMap<String, i64> = store::usage::current(c, org, period).await?.into_iter().collect();
     let (plan, status) = subscription.map_or(("free".to_owned(), "active".to_owned()), |s| (s.plan, s.status));
@@ -80,7 +92,11 @@ async fn read(c: &mut sqlx::PgConnection, orgs: &Orgs, org: Uuid, period: DateTi
         }
     }
     let f = Figures { read_at: Instant::now(), plan, status, period, usage };
-    orgs.insert(org, f.clone());
+    // Checked under the write lock `forget` takes after counting: a forget either came first
+    // (nothing is kept) or removes what is kept here.
+    if forgets.load(Ordering::SeqCst) == began {
+        orgs.insert(org, f.clone());
+    }
     Ok(f)
 }
 
@@ -98,6 +114,7 @@ impl Ledger {
             pool,
             ttl,
             orgs: Orgs::default(),
+            forgets: Arc::default(),
             refreshing: Arc::default(),
             refresh_slots: Arc::new(tokio::sync::Semaphore::new(REFRESH_SLOTS)),
             plans: Arc::new(RwLock::new((None, HashMap::new()))),
@@ -121,6 +138,7 @@ impl Ledger {
         };
         if read_at.elapsed() >= self.ttl && !self.catalog_refreshing.swap(true, std::sync::atomic::Ordering::AcqRel) {
             let (pool, plans, refreshing) = (self.pool.clone(), self.plans.clone(), self.catalog_refreshing.clone());
+            let (forgets, began) = (self.forgets.clone(), self.forgets.load(Ordering::SeqCst));
             tokio::spawn(async move {
                 let read = async {
                     let mut c = pool.acquire().await?;
@@ -130,7 +148,11 @@ impl Ledger {
                 match read {
                     Ok(all) => {
                         let map = all.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect();
-                        *plans.write().expect("plans lock") = (Some(Instant::now()), map);
+                        let mut plans = plans.write().expect("plans lock");
+                        // Not over a catalog forgotten meanwhile (an operator's change).
+                        if forgets.load(Ordering::SeqCst) == began {
+                            *plans = (Some(Instant::now()), map);
+                        }
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "could not refresh the plan catalog; answering from the previous one")
@@ -147,15 +169,20 @@ impl Ledger {
         if let Some(found) = self.cached_plan(name) {
             return Ok(found);
         }
+        let began = self.forgets.load(Ordering::SeqCst);
         let all = store::plans::list(conn).await?;
         let map: HashMap<String, Arc<Plan>> = all.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect();
         let found = map.get(name).cloned();
-        *self.plans.write().expect("plans lock") = (Some(Instant::now()), map);
+        let mut plans = self.plans.write().expect("plans lock");
+        if self.forgets.load(Ordering::SeqCst) == began {
+            *plans = (Some(Instant::now()), map);
+        }
         Ok(found)
     }
 
     /// Forgets the catalog and `org`'s figures (after a change this replica made).
     pub fn forget(&self, org: Option<Uuid>) {
+        self.forgets.fetch_add(1, Ordering::SeqCst);
         match org {
             Some(org) => {
                 self.orgs.write().expect("orgs lock").remove(&org);
@@ -182,7 +209,7 @@ impl Ledger {
             }
             None => {
                 let c = conn.insert(self.pool.acquire().await?);
-                read(c, &self.orgs, org, period).await?
+                read(c, &self.orgs, &self.forgets, org, period).await?
             }
         };
         let plan = match self.cached_plan(&figures.plan).flatten() {
@@ -209,11 +236,12 @@ impl Ledger {
         if !self.refreshing.lock().expect("refreshing lock").insert(org) {
             return;
         }
-        let (pool, orgs, refreshing) = (self.pool.clone(), self.orgs.clone(), self.refreshing.clone());
+        let (pool, orgs, forgets, refreshing) =
+            (self.pool.clone(), self.orgs.clone(), self.forgets.clone(), self.refreshing.clone());
         tokio::spawn(async move {
             let result = async {
                 let mut c = pool.acquire().await?;
-                read(&mut c, &orgs, org, period).await
+                read(&mut c, &orgs, &forgets, org, period).await
             }
             .await;
             if let Err(err) = result {

@@ -167,20 +167,19 @@ pub async fn list(
             Problem::validation(vec![FieldError::new("status", "pending, approved, rejected or completed")]).into()
         );
     }
-    let bad: Vec<FieldError> = [("customer_id", &q.customer_id), ("order_reference", &q.order_reference)]
+    // Compared as stored: a request's references are kept trimmed.
+    let (customer_id, order_reference) =
+        (q.customer_id.as_deref().map(str::trim), q.order_reference.as_deref().map(str::trim));
+    let bad: Vec<FieldError> = [("customer_id", customer_id), ("order_reference", order_reference)]
         .into_iter()
-        .filter(|(_, value)| value.as_ref().is_some_and(|x| x.is_empty() || x.chars().count() > 200))
+        .filter(|(_, value)| value.is_some_and(|x| x.is_empty() || x.chars().count() > 200))
         .map(|(field, _)| FieldError::new(field, "1 to 200 characters"))
         .collect();
     if !bad.is_empty() {
         return Err(Problem::validation(bad).into());
     }
-    let filter = store::RefundFilter {
-        status: q.status.as_deref(),
-        customer_id: q.customer_id.as_deref(),
-        ticket_id: q.ticket_id,
-        order_reference: q.order_reference.as_deref(),
-    };
+    let filter =
+        store::RefundFilter { status: q.status.as_deref(), customer_id, ticket_id: q.ticket_id, order_reference };
     let mut conn = state.pool.acquire().await?;
     let rows = store::refunds(&mut conn, p.org_id, &filter, cursor.map(|c| (c.time, c.id)), limit + 1).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor { time: r.created_at, id: r.id });

@@ -156,7 +156,6 @@ async fn refunds_are_listed_by_customer_ticket_and_order_within_the_organization
     let owner = app.owner("ada@example.com", "Acme").await;
     let other = app.owner("eve@example.com", "Evil").await;
     let ticket = uuid::Uuid::now_v7();
-    let mut ids = Vec::new();
     for (who, body) in [
         (&owner, json!({"amount_cents": 100, "reason": "ux_issue", "customer_id": "cus-1", "ticket_id": ticket})),
         (
@@ -168,7 +167,6 @@ async fn refunds_are_listed_by_customer_ticket_and_order_within_the_organization
     ] {
         let r = post(&app, "/v1/refunds", body, &who.token).await;
         assert_eq!(r.status(), StatusCode::CREATED);
-        ids.push(r.json::<Value>().await.unwrap()["amount_cents"].as_i64().unwrap());
     }
     let amounts = |page: Value| -> Vec<i64> {
         page["data"].as_array().unwrap().iter().map(|r| r["amount_cents"].as_i64().unwrap()).collect()
@@ -178,16 +176,16 @@ async fn refunds_are_listed_by_customer_ticket_and_order_within_the_organization
         let token = owner.token.clone();
         async move { app.get_json(&format!("/v1/refunds?{query}"), &token).await }
     };
+    // Never the other organization's refund of the same customer and ticket (400).
     assert_eq!(amounts(q("customer_id=cus-1".into()).await), [200, 100]);
+    assert_eq!(amounts(q("customer_id=%20cus-1%20".into()).await), [200, 100], "compared trimmed, as stored");
     assert_eq!(amounts(q(format!("ticket_id={ticket}")).await), [300, 100]);
     assert_eq!(amounts(q(format!("ticket_id={ticket}&customer_id=cus-2")).await), [300]);
     assert_eq!(amounts(q("order_reference=ord-9".into()).await), [200]);
     assert_eq!(amounts(q("customer_id=nobody".into()).await), Vec::<i64>::new());
-    // The other organization's refund for the same customer and ticket never shows.
-    assert_eq!(ids.len(), 4);
     for (query, field) in [
         ("ticket_id=not-a-uuid", "ticket_id"),
-        ("customer_id=", "customer_id"),
+        ("customer_id=%20", "customer_id"),
         ("order_reference=", "order_reference"),
     ] {
         let r = app.http.get(app.url(&format!("/v1/refunds?{query}"))).bearer_auth(&owner.token).send().await.unwrap();
