@@ -91,3 +91,105 @@ impl Drop for PrivateNats {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Walks a service's own OpenAPI document (served at `base` + `/openapi.json`) rather than a
+/// list kept by hand, so a route added later is covered: every operation is documented as
+/// public exactly when `public(METHOD, template)` says so, and every other one documents its
+/// 401 and answers it — with `WWW-Authenticate: Bearer` and problem+json — to no credential, a
+/// bogus access token and a bogus API key. Path parameters get their enum's first value, `1`
+/// for an integer, `plain` for a string without format when given, else a fresh UUID. Fails
+/// unless more than `at_least` operations were walked.
+pub async fn assert_every_secured_operation_needs_a_credential(
+    http: &reqwest::Client,
+    base: &str,
+    public: impl Fn(&str, &str) -> bool,
+    plain: Option<&str>,
+    at_least: usize,
+) {
+    use reqwest::{Method, StatusCode};
+    let r = http.get(format!("{base}/openapi.json")).send().await.expect("the document");
+    assert_eq!(r.status(), StatusCode::OK);
+    let doc: serde_json::Value = r.json().await.expect("a JSON document");
+    let mut walked = 0;
+    for (template, item) in doc["paths"].as_object().expect("the document lists paths") {
+        for method in ["get", "put", "post", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let security = op.get("security").unwrap_or(&doc["security"]);
+            // Missing, empty, or offering the empty requirement `{}`: no credential needed.
+            let authenticated = security.as_array().is_some_and(|alternatives| {
+                !alternatives.is_empty() && alternatives.iter().all(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+            });
+            assert_eq!(
+                !authenticated,
+                public(method.as_str(), template),
+                "{method} {template}: documented as public exactly when listed as public"
+            );
+            if !authenticated {
+                continue;
+            }
+            assert!(op["responses"].get("401").is_some(), "{method} {template} documents its 401");
+            let path = fill_path(template, |name| path_stand_in(&doc, item, op, name, plain));
+            for token in [None, Some("sbat_not-a-real-token"), Some("sbk_not-a-real-key")] {
+                let mut req = http.request(method.clone(), format!("{base}{path}"));
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                if [Method::POST, Method::PUT, Method::PATCH].contains(&method) {
+                    req = req.json(&serde_json::json!({}));
+                }
+                let r = req.send().await.expect("an answer");
+                let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}");
+                assert_eq!(header("www-authenticate").as_deref(), Some("Bearer"), "{method} {path} with {token:?}");
+                assert_eq!(header("content-type").as_deref(), Some("application/problem+json"), "{method} {path}");
+                let problem: serde_json::Value = r.json().await.expect("a problem");
+                assert_eq!(problem["status"], 401, "{method} {path}: {problem}");
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked > at_least, "only {walked} operations walked: is the document served whole?");
+}
+
+/// A value for path parameter `name` of operation `op` (see the walk above).
+fn path_stand_in(
+    doc: &serde_json::Value,
+    item: &serde_json::Value,
+    op: &serde_json::Value,
+    name: &str,
+    plain: Option<&str>,
+) -> String {
+    let declared = op["parameters"]
+        .as_array()
+        .into_iter()
+        .chain(item["parameters"].as_array())
+        .flatten()
+        .find(|p| p["in"] == "path" && p["name"] == name);
+    // The schema, or what its `$ref` names.
+    let schema = declared.map(|p| {
+        let s = &p["schema"];
+        s["$ref"].as_str().and_then(|r| r.strip_prefix('#')).and_then(|at| doc.pointer(at)).unwrap_or(s)
+    });
+    if let Some(first) = schema.and_then(|s| s["enum"].as_array()).and_then(|e| e.first()).and_then(|v| v.as_str()) {
+        return first.to_owned();
+    }
+    match (schema.and_then(|s| s["type"].as_str()), schema.and_then(|s| s["format"].as_str()), plain) {
+        (Some("integer"), _, _) => "1".to_owned(),
+        (Some("string"), None, Some(plain)) => plain.to_owned(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// `template` with each `{name}` replaced by `value(name)`.
+fn fill_path(template: &str, mut value: impl FnMut(&str) -> String) -> String {
+    let (mut out, mut rest) = (String::new(), template);
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}').expect("a closed path parameter");
+        out.push_str(&rest[..open]);
+        out.push_str(&value(&rest[open + 1..close]));
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -2,7 +2,7 @@
 //! ciphertext bound to its row and column, never shown; one live connection per number;
 //! disconnecting erases the secrets; other organizations see nothing.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -136,129 +136,20 @@ async fn a_connection_with_its_own_meta_app_verifies_with_its_secret_on_its_own_
     app.stop().await;
 }
 
-/// The methods an OpenAPI path item holds operations under.
-const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
-
-/// One operation of the served OpenAPI document.
-struct Operation {
-    method: Method,
-    /// As the document names it (`/v1/conversations/{id}`).
-    template: String,
-    /// With every path parameter filled in.
-    path: String,
-    /// Its `security` (or the document's) requires a credential: it is neither missing, empty nor
-    /// offers the empty requirement `{}`.
-    authenticated: bool,
-    documents_401: bool,
-}
-
-/// `schema`, or what its `$ref` names in `doc`.
-fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')).and_then(|at| doc.pointer(at)).unwrap_or(schema)
-}
-
-/// A value for path parameter `name` of `op`: its enum's first value, `1` for an integer and a
-/// fresh UUID otherwise.
-fn stand_in(doc: &Value, item: &Value, op: &Value, name: &str) -> String {
-    let declared = op["parameters"]
-        .as_array()
-        .into_iter()
-        .chain(item["parameters"].as_array())
-        .flatten()
-        .find(|p| p["in"] == "path" && p["name"] == name);
-    let schema = declared.map(|p| resolve(doc, &p["schema"]));
-    let first = schema.and_then(|s| s["enum"].as_array()).and_then(|e| e.first()).and_then(Value::as_str);
-    if let Some(value) = first {
-        return value.to_owned();
-    }
-    match schema.and_then(|s| s["type"].as_str()) {
-        Some("integer") => "1".to_owned(),
-        _ => uuid::Uuid::new_v4().to_string(),
-    }
-}
-
-/// `template` with each `{name}` replaced by `value(name)`.
-fn fill(template: &str, mut value: impl FnMut(&str) -> String) -> String {
-    let (mut out, mut rest) = (String::new(), template);
-    while let Some(open) = rest.find('{') {
-        let close = open + rest[open..].find('}').expect("a closed path parameter");
-        out.push_str(&rest[..open]);
-        out.push_str(&value(&rest[open + 1..close]));
-        rest = &rest[close + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every operation `doc` lists.
-fn operations(doc: &Value) -> Vec<Operation> {
-    let mut out = Vec::new();
-    for (template, item) in doc["paths"].as_object().expect("the document lists paths") {
-        for method in METHODS {
-            let Some(op) = item.get(method) else { continue };
-            let security = op.get("security").unwrap_or(&doc["security"]);
-            let authenticated = security.as_array().is_some_and(|alternatives| {
-                !alternatives.is_empty() && alternatives.iter().all(|a| a.as_object().is_some_and(|o| !o.is_empty()))
-            });
-            out.push(Operation {
-                method: Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
-                template: template.clone(),
-                path: fill(template, |name| stand_in(doc, item, op, name)),
-                authenticated,
-                documents_401: op["responses"].get("401").is_some(),
-            });
-        }
-    }
-    out
-}
-
-/// What inbox-sync serves without a credential: the platforms' webhooks (each checks the
-/// platform's signature or verify token) and the OAuth callback (its signed `state` names the
-/// organization).
-fn public(method: &Method, template: &str) -> bool {
-    template.starts_with("/webhooks/") || (*method == Method::GET && template == "/v1/connections/oauth/callback")
-}
-
 /// Walks the served document rather than a list kept by hand: a route added later is covered.
 #[tokio::test]
 async fn every_documented_operation_but_the_public_ones_needs_a_valid_credential() {
     let app = spawn_app().await;
-    let r = app.http.get(app.url("/openapi.json")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let doc: Value = r.json().await.unwrap();
-    let ops = operations(&doc);
-    for o in &ops {
-        assert_eq!(
-            !o.authenticated,
-            public(&o.method, &o.template),
-            "{} {}: documented as public exactly when listed as public",
-            o.method,
-            o.template
-        );
-    }
-    let mut walked = 0;
-    for Operation { method, template, path, documents_401, .. } in ops.iter().filter(|o| o.authenticated) {
-        assert!(*documents_401, "{method} {template} documents its 401");
-        for token in [None, Some("sbat_not-a-real-token"), Some("sbk_not-a-real-key")] {
-            let mut req = app.http.request(method.clone(), app.url(path));
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            if [Method::POST, Method::PUT, Method::PATCH].contains(method) {
-                req = req.json(&json!({}));
-            }
-            let r = req.send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}");
-            assert_eq!(
-                r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
-                Some("Bearer"),
-                "{method} {path} with {token:?}"
-            );
-            let problem = assert_problem(r, StatusCode::UNAUTHORIZED).await;
-            assert_eq!(problem["status"], 401, "{method} {path}: {problem}");
-        }
-        walked += 1;
-    }
-    assert!(walked > 15, "only {walked} operations walked: is the document served whole?");
+    // Public: the platforms' signed webhooks and the OAuth callback (its signed state).
+    platform::testing::assert_every_secured_operation_needs_a_credential(
+        &app.http,
+        &app.url(""),
+        |method, template| {
+            template.starts_with("/webhooks/") || (method == "GET" && template == "/v1/connections/oauth/callback")
+        },
+        None,
+        15,
+    )
+    .await;
     app.stop().await;
 }

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{event, publish_raw, spec, start, Recorder};
-use crate::support::{self, count, count_reaches, settled, setup, setup_with_prefix, Replica};
+use crate::support::{self, count, count_reaches, eventually, settled, setup, setup_with_prefix, Replica};
 
 /// Starts work on a message, then takes `work` (forever when `None`) before recording it.
 struct Slow {
@@ -110,20 +110,19 @@ async fn the_consumer_reports_its_lag_and_holds_messages_for_fifteen_seconds() {
     tokio::time::timeout(Duration::from_secs(15), stuck.started.notified()).await.expect("the consumer took one");
 
     // The first is stuck, so the rest wait: the gauge shows what NATS counts as not delivered.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let info = support::consumer_info(&bus, "test-consumer").await.expect("the durable exists");
-        assert_eq!(info.config.ack_wait, Duration::from_secs(15), "the lease");
-        let reported = metrics
-            .encode()
-            .lines()
-            .find_map(|l| l.strip_prefix("switchboard_consumer_pending{consumer=\"test-consumer\"} "))
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if info.num_pending > 0 && reported == Some(info.num_pending) {
-            break;
+    eventually(Duration::from_secs(15), "the lag gauge to show what NATS counts", || {
+        let (bus, metrics) = (&bus, &metrics);
+        async move {
+            let info = support::consumer_info(bus, "test-consumer").await.expect("the durable exists");
+            assert_eq!(info.config.ack_wait, Duration::from_secs(15), "the lease");
+            let reported = metrics
+                .encode()
+                .lines()
+                .find_map(|l| l.strip_prefix("switchboard_consumer_pending{consumer=\"test-consumer\"} "))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            (info.num_pending > 0 && reported == Some(info.num_pending)).then_some(())
         }
-        assert!(std::time::Instant::now() < deadline, "lag {reported:?}, NATS says {}", info.num_pending);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
     stop.cancel();
 }
